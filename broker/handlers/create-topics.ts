@@ -1,0 +1,81 @@
+import type { CreateTopicsRequest, CreateTopicsResponse } from '../protocol/messages/index.ts';
+import type { CreatableTopicResult } from '../protocol/messages/CreateTopicsResponse.ts';
+import { ErrorCode, errorCodeOf } from '../protocol/error-codes.ts';
+import type { ApiHandler } from './handler.ts';
+import { ZERO_UUID } from './topic-lookup.ts';
+import { describeTopicConfigs, CONFIG_SOURCE } from './topic-configs.ts';
+
+export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = {
+  apiKey: 19,
+  minVersion: 0,
+  maxVersion: 7,
+  handle(req, ctx) {
+    const { broker } = ctx;
+    const topics: CreatableTopicResult[] = [];
+    const seen = new Set<string>();
+    for (const t of req.topics) {
+      const result: CreatableTopicResult = {
+        name: t.name,
+        topicId: ZERO_UUID,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        numPartitions: -1,
+        replicationFactor: -1,
+        configs: null,
+      };
+      topics.push(result);
+      const fail = (code: number, message: string) => {
+        result.errorCode = code;
+        result.errorMessage = message;
+      };
+      if (seen.has(t.name)) {
+        fail(ErrorCode.INVALID_REQUEST, `topic ${t.name} appears more than once in the request`);
+        continue;
+      }
+      seen.add(t.name);
+      const nodeId = broker.config.nodeId;
+      let partitions = t.numPartitions === -1 ? broker.config.defaultPartitions : t.numPartitions;
+      const rf = t.replicationFactor === -1 ? 1 : t.replicationFactor;
+      if (t.assignments.length > 0) {
+        if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
+          fail(ErrorCode.INVALID_REQUEST, 'both numPartitions/replicationFactor and replica assignments were given');
+          continue;
+        }
+        if (t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId)) {
+          fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `this cluster has one broker (${nodeId}); assignments must name only it`);
+          continue;
+        }
+        partitions = t.assignments.length;
+      }
+      if (partitions <= 0) {
+        fail(ErrorCode.INVALID_PARTITIONS, `number of partitions must be larger than 0, got ${partitions}`);
+        continue;
+      }
+      if (rf !== 1) {
+        fail(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${rf} is larger than the number of brokers (1)`);
+        continue;
+      }
+      const configs: Record<string, string> = {};
+      for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
+      try {
+        const info = req.validateOnly
+          ? broker.logs.validateTopic(t.name, partitions, configs)
+          : broker.logs.createTopic(t.name, partitions, configs);
+        result.topicId = info.topicId;
+        result.numPartitions = info.partitions;
+        result.replicationFactor = 1;
+        result.configs = describeTopicConfigs(info.configs, null, false).map((c) => ({
+          name: c.name,
+          value: c.value,
+          readOnly: false,
+          configSource: c.configSource ?? CONFIG_SOURCE.DEFAULT_CONFIG,
+          isSensitive: false,
+        }));
+        if (!req.validateOnly) broker.log.info(`created topic ${t.name} with ${partitions} partition(s)`);
+      } catch (err) {
+        fail(errorCodeOf(err), (err as Error).message);
+      }
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+};

@@ -1,0 +1,33 @@
+/** Broker-wide settings, named after Kafka's server.properties where one exists. */
+export interface BrokerConfig {
+  nodeId: number;
+  host: string;
+  port: number;
+  /** host:port for /metrics, or null for none. */
+  metricsListen: { host: string; port: number } | null;
+  dataDir: string;
+  /** auto.create.topics.enable */
+  autoCreateTopics: boolean;
+  /** num.partitions: partitions of auto-created topics and of CreateTopics with -1. */
+  defaultPartitions: number;
+  /** socket.request.max.bytes: larger frames close the connection. */
+  socketRequestMaxBytes: number;
+  /** Topic config defaults (message.max.bytes → max.message.bytes, log.segment.bytes → segment.bytes, ...). */
+  topicDefaults: Record<string, string>;
+}
+
+export const DEFAULT_SOCKET_REQUEST_MAX_BYTES = 104_857_600;
+
+export function defaultBrokerConfig(overrides: Partial<BrokerConfig> & Pick<BrokerConfig, 'dataDir'>): BrokerConfig {
+  return {
+    nodeId: 1,
+    host: '127.0.0.1',
+    port: 9092,
+    metricsListen: null,
+    autoCreateTopics: true,
+    defaultPartitions: 1,
+    socketRequestMaxBytes: DEFAULT_SOCKET_REQUEST_MAX_BYTES,
+    topicDefaults: {},
+    ...overrides,
+  };
+}

@@ -1,0 +1,17 @@
+import type { LogManager } from '../storage/log-manager.ts';
+import type { AppendNotifier } from './append-notifier.ts';
+import type { BrokerConfig } from './broker-config.ts';
+import type { BrokerMetrics } from './broker-metrics.ts';
+import type { Logger } from './logger.ts';
+
+/** Everything a handler may touch, in one object passed with each request. */
+export interface BrokerContext {
+  config: BrokerConfig;
+  clusterId: string;
+  logs: LogManager;
+  appends: AppendNotifier;
+  metrics: BrokerMetrics;
+  log: Logger;
+  /** Aborted on shutdown so parked long-poll fetches answer at once. */
+  shutdown: AbortSignal;
+}

@@ -1,0 +1,103 @@
+import type { Socket } from 'node:net';
+import { FrameReader } from './frame-reader.ts';
+import type { RequestRouter } from './request-router.ts';
+import type { Logger } from './logger.ts';
+
+/** Pause reading a client once this much response data waits in its socket: memory stays bounded. */
+const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * One client connection. Kafka clients pipeline requests and match responses by order, so requests are
+ * handled one after another and each response is written before the next request starts; synchronous
+ * handlers (most of them) run inline while the socket is corked, so a burst of pipelined produce requests
+ * costs one writev, not one syscall per response.
+ */
+export class Connection {
+  private readonly socket: Socket;
+  private readonly router: RequestRouter;
+  private readonly log: Logger;
+  private readonly frames: FrameReader;
+  private readonly pending: Buffer[] = [];
+  private busy = false;
+  private closed = false;
+  readonly remote: string;
+
+  constructor(socket: Socket, router: RequestRouter, log: Logger, maxRequestBytes: number) {
+    this.socket = socket;
+    this.router = router;
+    this.log = log;
+    this.frames = new FrameReader(maxRequestBytes);
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => {
+      this.closed = true;
+      this.pending.length = 0;
+    });
+    socket.on('drain', () => {
+      if (!this.closed) socket.resume();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.frames.push(chunk, (frame) => this.pending.push(frame));
+    } catch (err) {
+      this.log.warn(`closing connection from ${this.remote}: ${(err as Error).message}`);
+      this.close();
+      return;
+    }
+    if (!this.busy) this.process();
+  }
+
+  private process(): void {
+    this.busy = true;
+    this.socket.cork();
+    try {
+      while (this.pending.length > 0 && !this.closed) {
+        const frame = this.pending.shift() as Buffer;
+        let result;
+        try {
+          result = this.router.handle(frame, this.remote);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        if (result instanceof Promise) {
+          result.then(
+            (chunks) => {
+              this.write(chunks);
+              this.process();
+            },
+            (err) => this.fail(err),
+          );
+          return;
+        }
+        this.write(result);
+      }
+      this.busy = false;
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  private write(chunks: Buffer[] | null): void {
+    if (chunks === null || this.closed) return;
+    for (const chunk of chunks) this.socket.write(chunk);
+    if (this.socket.writableLength > WRITE_HIGH_WATER_BYTES) this.socket.pause();
+  }
+
+  private fail(err: unknown): void {
+    this.log.warn(`closing connection from ${this.remote}: ${(err as Error).message}`);
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.busy = false;
+    this.pending.length = 0;
+    this.socket.destroy();
+  }
+}

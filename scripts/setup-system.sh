@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tributary's tests and stack use, when they are missing.
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+# command -> Debian package
+declare -A needed=( [kcat]=kcat )
+
+missing=()
+for cmd in "${!needed[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing Debian packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup: need root (or sudo) to run: apt-get install -y ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "setup: installed ${missing[*]}"
