@@ -113,7 +113,7 @@ export class Group {
   }
 
   sync(req: SyncRequest): Promise<SyncResult> {
-    const reply = (errorCode: number, assignment = Buffer.alloc(0)): Promise<SyncResult> =>
+    const reply = (errorCode: number, assignment: Buffer = Buffer.alloc(0)): Promise<SyncResult> =>
       Promise.resolve({ errorCode, protocolType: this.protocolType, protocolName: this.protocolName, assignment });
     const member = this.members.get(req.memberId);
     if (!member || this.state === 'Empty' || this.state === 'Dead') return reply(UNKNOWN_MEMBER_ID);

@@ -1,0 +1,245 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
+import { validateBatches } from '../protocol/record-batch/validate.ts';
+import { assignOffsets } from '../protocol/record-batch/assign-offsets.ts';
+import { LogSegment } from './log-segment.ts';
+import type { LogConfig } from './log-config.ts';
+
+const RECOVERY_POINT_FILE = 'recovery-point';
+const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTimeMs: number;
+  recordCount: number;
+}
+
+export interface LogRead {
+  records: Buffer[];
+  highWatermark: number;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface LogOpenReport {
+  cleanShutdown: boolean;
+  recoveredSegments: number;
+  truncatedBytes: number;
+  removedSegments: number;
+}
+
+/** Writes a small file atomically: temp file, fsync, rename. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data);
+  const fd = openSync(tmp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+/**
+ * One partition: an ordered list of segments, the last one active. Appends go to the active segment,
+ * rolling a new one by size or age; reads may span segments.
+ *
+ * Durability: an append returns once its bytes are written to the file (the page cache), so a crash of
+ * the process (kill -9) loses nothing acknowledged. fsync happens after flush.messages appended records or
+ * flush.ms since the last fsync (checked by the log manager's timer) and on close; only a crash of the
+ * machine can lose what was written since the last fsync. The recovery point (the log end at the last
+ * fsync) bounds how much must be re-validated after a crash.
+ */
+export class Log {
+  readonly dir: string;
+  config: LogConfig;
+  private segments: LogSegment[] = [];
+  logStartOffset = 0;
+  /** Single node: everything appended is committed. Replication will move this separately. */
+  highWatermark = 0;
+  private recoveryPoint = 0;
+  private unflushedMessages = 0;
+  private lastFlushMs = Date.now();
+  private dirty = false;
+
+  private constructor(dir: string, config: LogConfig) {
+    this.dir = dir;
+    this.config = config;
+  }
+
+  static open(dir: string, config: LogConfig): { log: Log; report: LogOpenReport } {
+    mkdirSync(dir, { recursive: true });
+    const log = new Log(dir, config);
+    const report: LogOpenReport = { cleanShutdown: false, recoveredSegments: 0, truncatedBytes: 0, removedSegments: 0 };
+    report.cleanShutdown = existsSync(join(dir, CLEAN_SHUTDOWN_FILE));
+    const recoveryPoint = existsSync(join(dir, RECOVERY_POINT_FILE)) ? Number(readFileSync(join(dir, RECOVERY_POINT_FILE), 'utf8')) || 0 : 0;
+    const bases = readdirSync(dir)
+      .filter((f) => /^\d{20}\.log$/.test(f))
+      .map((f) => Number(f.slice(0, 20)))
+      .sort((a, b) => a - b);
+    for (let i = 0; i < bases.length; i++) {
+      const isLast = i === bases.length - 1;
+      const nextBase = isLast ? Infinity : bases[i + 1];
+      // Segments wholly below the recovery point were fsynced and are trusted; the last one is always
+      // checked, so even junk written after a clean shutdown is found.
+      const recover = isLast || nextBase > recoveryPoint;
+      const { segment, truncatedBytes } = LogSegment.open(dir, bases[i], config.indexIntervalBytes, recover, config.maxMessageBytes);
+      if (recover) report.recoveredSegments++;
+      log.segments.push(segment);
+      if (truncatedBytes > 0) {
+        report.truncatedBytes += truncatedBytes;
+        // Anything after a damaged segment cannot be trusted to follow on from it.
+        for (const later of bases.slice(i + 1)) {
+          LogSegment.open(dir, later, config.indexIntervalBytes, false, config.maxMessageBytes).segment.delete();
+          report.removedSegments++;
+        }
+        break;
+      }
+    }
+    if (log.segments.length === 0) log.segments.push(LogSegment.create(dir, 0, config.indexIntervalBytes));
+    rmSync(join(dir, CLEAN_SHUTDOWN_FILE), { force: true });
+    log.logStartOffset = log.segments[0].baseOffset;
+    log.highWatermark = log.logEndOffset;
+    log.recoveryPoint = Math.min(recoveryPoint, log.logEndOffset);
+    return { log, report };
+  }
+
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get sizeInBytes(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    return total;
+  }
+
+  /** Validates, stamps offsets and leader epoch in place, appends. Throws errors that carry Kafka codes. */
+  append(records: Buffer, leaderEpoch: number): AppendResult {
+    const summary = validateBatches(records, this.config.maxMessageBytes);
+    this.maybeRoll(records.length);
+    const baseOffset = this.logEndOffset;
+    const lastOffset = assignOffsets(records, summary, baseOffset, leaderEpoch);
+    this.active.append(records, summary, baseOffset);
+    this.highWatermark = this.logEndOffset;
+    this.dirty = true;
+    this.unflushedMessages += summary.recordCount;
+    if (this.unflushedMessages >= this.config.flushMessages) this.flush();
+    return { baseOffset, lastOffset, logAppendTimeMs: -1, recordCount: summary.recordCount };
+  }
+
+  private maybeRoll(incomingBytes: number): void {
+    const active = this.active;
+    if (active.size === 0) return;
+    const full = active.size + incomingBytes > this.config.segmentBytes;
+    const old = Date.now() - active.createdMs >= this.config.segmentMs;
+    if (!full && !old) return;
+    active.flush();
+    this.segments.push(LogSegment.create(this.dir, this.logEndOffset, this.config.indexIntervalBytes));
+  }
+
+  /** Whole batches from the one containing fetchOffset, up to maxBytes (at least one batch if minOneBatch). */
+  read(fetchOffset: number, maxBytes: number, minOneBatch = true): LogRead {
+    const result: LogRead = { records: [], highWatermark: this.highWatermark, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
+    if (fetchOffset < this.logStartOffset || fetchOffset > this.logEndOffset) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${fetchOffset} is outside [${this.logStartOffset}, ${this.logEndOffset}]`);
+    }
+    let remaining = maxBytes;
+    let offset = fetchOffset;
+    let i = this.segmentIndexFor(offset);
+    // Consumers read only up to the high watermark.
+    while (i < this.segments.length && offset < this.highWatermark) {
+      const read = this.segments[i].read(offset, remaining, minOneBatch && result.records.length === 0);
+      if (read) {
+        result.records.push(read.buffer);
+        remaining -= read.buffer.length;
+        if (remaining <= 0) break;
+      } else if (result.records.length > 0) break;
+      i++;
+      offset = i < this.segments.length ? this.segments[i].baseOffset : offset;
+    }
+    return result;
+  }
+
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** ListOffsets by time: the first record whose timestamp is at or after `timestamp`. */
+  offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | null {
+    for (const segment of this.segments) {
+      const found = segment.findOffsetByTimestamp(timestamp);
+      if (found && found.offset >= this.logStartOffset) return found;
+    }
+    return null;
+  }
+
+  /** ListOffsets with MAX_TIMESTAMP (-3): the batch holding the largest timestamp. */
+  offsetOfMaxTimestamp(): { offset: number; timestamp: number } | null {
+    let best: { offset: number; timestamp: number } | null = null;
+    for (const s of this.segments) {
+      const ts = s.timeIndex.maxTimestamp;
+      if (ts >= 0 && (best === null || ts > best.timestamp)) best = { offset: s.baseOffset + s.timeIndex.maxTimestampRelativeOffset, timestamp: ts };
+    }
+    return best;
+  }
+
+  /** Removes every record at or after `offset` (whole batches). */
+  truncateTo(offset: number): void {
+    while (this.segments.length > 1 && this.active.baseOffset >= offset) this.segments.pop()!.delete();
+    this.active.truncateTo(offset);
+    this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
+    this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
+  }
+
+  /** Deletes the oldest segment (never the active one); the log start moves to the next. For retention. */
+  deleteOldestSegment(): boolean {
+    if (this.segments.length < 2) return false;
+    this.segments.shift()!.delete();
+    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].baseOffset);
+    return true;
+  }
+
+  flush(): void {
+    if (!this.dirty) return;
+    this.active.flush();
+    this.dirty = false;
+    this.unflushedMessages = 0;
+    this.lastFlushMs = Date.now();
+    this.recoveryPoint = this.logEndOffset;
+    writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(this.recoveryPoint));
+  }
+
+  /** Called on the log manager's timer: fsync once flush.ms has passed since the last one. */
+  flushIfDue(now: number): void {
+    if (this.dirty && now - this.lastFlushMs >= this.config.flushMs) this.flush();
+  }
+
+  close(): void {
+    this.dirty = true;
+    this.flush();
+    for (const s of this.segments) s.close();
+    writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '');
+  }
+
+  /** Closes and removes the partition's directory (topic deletion). */
+  delete(): void {
+    for (const s of this.segments) s.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
