@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { FrameReader } from '../../broker/server/frame-reader.ts';
 import { Reader, Writer } from '../../broker/protocol/primitives.ts';
 import {
   apiTable,
@@ -15,7 +16,7 @@ import {
  */
 export class RawKafkaClient {
   private readonly socket: Socket;
-  private buffered: Buffer = Buffer.alloc(0);
+  private readonly frames = new FrameReader(0x7fffffff, 4);
   private nextCorrelationId = 1;
   private readonly waiting = new Map<number, (frame: Buffer) => void>();
   private closedError: Error | null = null;
@@ -61,19 +62,14 @@ export class RawKafkaClient {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (this.buffered.length >= 4) {
-      const size = this.buffered.readInt32BE(0);
-      if (this.buffered.length < 4 + size) return;
-      const frame = this.buffered.subarray(4, 4 + size);
-      this.buffered = this.buffered.subarray(4 + size);
+    this.frames.push(chunk, (frame) => {
       const correlationId = frame.readInt32BE(0);
       const resolve = this.waiting.get(correlationId);
       if (resolve) {
         this.waiting.delete(correlationId);
         resolve(frame);
       }
-    }
+    });
   }
 
   /** Encodes a whole request frame (size prefix included) for apiKey/version with the given correlation id. */

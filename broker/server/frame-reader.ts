@@ -20,13 +20,16 @@ export class InvalidFrameSizeError extends Error {
 
 export class FrameReader {
   private readonly maxFrameBytes: number;
+  private readonly minFrameBytes: number;
   private sizeBytes = Buffer.alloc(4);
   private sizeFilled = 0;
   private frame: Buffer | null = null;
   private frameFilled = 0;
 
-  constructor(maxFrameBytes: number) {
+  /** Requests need at least api key, version and correlation id (8 bytes); responses a correlation id (4). */
+  constructor(maxFrameBytes: number, minFrameBytes = 8) {
     this.maxFrameBytes = maxFrameBytes;
+    this.minFrameBytes = minFrameBytes;
   }
 
   /** True while a frame is partly received: a disconnect now drops an incomplete request. */
@@ -75,8 +78,7 @@ export class FrameReader {
   }
 
   private checkSize(size: number): void {
-    // A request needs at least api key, version and correlation id (8 bytes).
-    if (size < 8) throw new InvalidFrameSizeError(`invalid request size ${size}`);
+    if (size < this.minFrameBytes) throw new InvalidFrameSizeError(`invalid request size ${size}`);
     if (size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
   }
 
