@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { metadataFor, type GroupMember, type JoinResult, type SyncResult } from './group-member.ts';
+import type { GroupMetadataValue } from './offsets-topic-records.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -177,6 +178,59 @@ export class Group {
     if (this.state === 'CompletingRebalance') return REBALANCE_IN_PROGRESS;
     this.touch(member);
     return ErrorCode.NONE;
+  }
+
+  /** The group as stored in __consumer_offsets after each completed generation. */
+  toStored(): GroupMetadataValue {
+    return {
+      protocolType: this.protocolType ?? '',
+      generationId: this.generationId,
+      protocolName: this.protocolName,
+      leaderId: this.leaderId,
+      currentStateTimestamp: Date.now(),
+      members: [...this.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: metadataFor(m, this.protocolName ?? ''),
+        assignment: m.assignment,
+      })),
+    };
+  }
+
+  /**
+   * Rebuilds the group after a restart from its last stored generation: members keep their ids and
+   * assignments and must heartbeat within their session timeout, as after a Kafka coordinator failover.
+   */
+  restore(stored: GroupMetadataValue): void {
+    this.generationId = stored.generationId;
+    this.protocolType = stored.protocolType || null;
+    this.protocolName = stored.protocolName;
+    this.leaderId = stored.leaderId;
+    for (const m of stored.members) {
+      const member: GroupMember = {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        protocolType: stored.protocolType,
+        protocols: [{ name: stored.protocolName ?? '', metadata: m.subscription }],
+        assignment: m.assignment,
+        awaitingJoin: null,
+        awaitingSync: null,
+        sessionTimer: null,
+        rejoined: false,
+      };
+      this.members.set(m.memberId, member);
+      if (m.groupInstanceId !== null) this.staticMembers.set(m.groupInstanceId, m.memberId);
+      this.touch(member);
+    }
+    this.state = this.members.size > 0 ? 'Stable' : 'Empty';
   }
 
   /** Stops every timer and answers every waiter; the coordinator drops the group (shutdown or DeleteGroups). */
