@@ -1,6 +1,7 @@
 import { Broker } from '../../broker/server/broker.ts';
 import { DEFAULT_SOCKET_REQUEST_MAX_BYTES, defaultBrokerConfig } from '../../broker/server/broker-config.ts';
 import { createLogger } from '../../broker/server/logger.ts';
+import { DEFAULT_COORDINATOR_CONFIG } from '../../broker/coordinator/group-coordinator.ts';
 import { formatHelp, parseFlags, UsageError, type Command } from './command.ts';
 import { parseHostPort, parseIntFlag } from './host-port.ts';
 
@@ -13,6 +14,8 @@ const options = {
   'num-partitions': { type: 'string' },
   'socket-request-max-bytes': { type: 'string' },
   'topic-default': { type: 'string', multiple: true },
+  'group-initial-rebalance-delay-ms': { type: 'string' },
+  'offsets-topic-partitions': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -28,6 +31,8 @@ const help = formatHelp(
     { flag: '--num-partitions N', description: 'partitions of auto-created topics (default 1)' },
     { flag: '--socket-request-max-bytes N', description: `largest request accepted (default ${DEFAULT_SOCKET_REQUEST_MAX_BYTES})` },
     { flag: '--topic-default KEY=VALUE', description: 'default topic config, repeatable (e.g. segment.bytes=104857600, flush.messages=1)' },
+    { flag: '--group-initial-rebalance-delay-ms N', description: 'how long a new group waits for more members before its first generation (default 3000)' },
+    { flag: '--offsets-topic-partitions N', description: 'partitions of __consumer_offsets when first created (default 50)' },
     { flag: '-h, --help', description: 'show this help' },
   ],
 );
@@ -64,6 +69,11 @@ export const brokerCommand: Command = {
         defaultPartitions: parseIntFlag('--num-partitions', flags['num-partitions'], 1, 1),
         socketRequestMaxBytes: parseIntFlag('--socket-request-max-bytes', flags['socket-request-max-bytes'], DEFAULT_SOCKET_REQUEST_MAX_BYTES, 1024),
         topicDefaults,
+        coordinator: {
+          ...DEFAULT_COORDINATOR_CONFIG,
+          initialRebalanceDelayMs: parseIntFlag('--group-initial-rebalance-delay-ms', flags['group-initial-rebalance-delay-ms'], DEFAULT_COORDINATOR_CONFIG.initialRebalanceDelayMs, 0),
+          offsetsTopicPartitions: parseIntFlag('--offsets-topic-partitions', flags['offsets-topic-partitions'], DEFAULT_COORDINATOR_CONFIG.offsetsTopicPartitions, 1),
+        },
       });
       broker = new Broker(config, createLogger(`broker-${config.nodeId}`));
     } catch (err) {

@@ -8,6 +8,16 @@ import { createTopicsHandler } from './create-topics.ts';
 import { deleteTopicsHandler } from './delete-topics.ts';
 import { createPartitionsHandler } from './create-partitions.ts';
 import { describeConfigsHandler } from './describe-configs.ts';
+import { findCoordinatorHandler } from './find-coordinator.ts';
+import { joinGroupHandler } from './join-group.ts';
+import { syncGroupHandler } from './sync-group.ts';
+import { heartbeatHandler } from './heartbeat.ts';
+import { leaveGroupHandler } from './leave-group.ts';
+import { offsetCommitHandler } from './offset-commit.ts';
+import { offsetFetchHandler } from './offset-fetch.ts';
+import { describeGroupsHandler } from './describe-groups.ts';
+import { listGroupsHandler } from './list-groups.ts';
+import { deleteGroupsHandler } from './delete-groups.ts';
 
 /** The broker's handler table: one entry per API key it serves. */
 export function allHandlers(): ApiHandler[] {
@@ -20,6 +30,16 @@ export function allHandlers(): ApiHandler[] {
     createTopicsHandler,
     deleteTopicsHandler,
     createPartitionsHandler,
+    findCoordinatorHandler,
+    joinGroupHandler,
+    syncGroupHandler,
+    heartbeatHandler,
+    leaveGroupHandler,
+    offsetCommitHandler,
+    offsetFetchHandler,
+    describeGroupsHandler,
+    listGroupsHandler,
+    deleteGroupsHandler,
   ];
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;

@@ -1,3 +1,5 @@
+import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../coordinator/group-coordinator.ts';
+
 /** Broker-wide settings, named after Kafka's server.properties where one exists. */
 export interface BrokerConfig {
   nodeId: number;
@@ -14,6 +16,8 @@ export interface BrokerConfig {
   socketRequestMaxBytes: number;
   /** Topic config defaults (message.max.bytes → max.message.bytes, log.segment.bytes → segment.bytes, ...). */
   topicDefaults: Record<string, string>;
+  /** Consumer-group coordinator settings (group.*, offsets.*). */
+  coordinator: CoordinatorConfig;
 }
 
 export const DEFAULT_SOCKET_REQUEST_MAX_BYTES = 104_857_600;
@@ -28,6 +32,7 @@ export function defaultBrokerConfig(overrides: Partial<BrokerConfig> & Pick<Brok
     defaultPartitions: 1,
     socketRequestMaxBytes: DEFAULT_SOCKET_REQUEST_MAX_BYTES,
     topicDefaults: {},
+    coordinator: { ...DEFAULT_COORDINATOR_CONFIG },
     ...overrides,
   };
 }

@@ -3,6 +3,7 @@ import type { AppendNotifier } from './append-notifier.ts';
 import type { BrokerConfig } from './broker-config.ts';
 import type { BrokerMetrics } from './broker-metrics.ts';
 import type { Logger } from './logger.ts';
+import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 
 /** Everything a handler may touch, in one object passed with each request. */
 export interface BrokerContext {
@@ -10,6 +11,7 @@ export interface BrokerContext {
   clusterId: string;
   logs: LogManager;
   appends: AppendNotifier;
+  groups: GroupCoordinator;
   metrics: BrokerMetrics;
   log: Logger;
   /** Aborted on shutdown so parked long-poll fetches answer at once. */

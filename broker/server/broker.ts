@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { LogManager } from '../storage/log-manager.ts';
+import { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 import { allHandlers } from '../handlers/index.ts';
 import { AppendNotifier } from './append-notifier.ts';
 import { createBrokerMetrics } from './broker-metrics.ts';
@@ -15,6 +16,7 @@ export class Broker {
   readonly config: BrokerConfig;
   private readonly log: Logger;
   private logs: LogManager | null = null;
+  private groups: GroupCoordinator | null = null;
   private server: Server | null = null;
   private metricsServer: HttpServer | null = null;
   private readonly connections = new Set<Connection>();
@@ -36,11 +38,15 @@ export class Broker {
     const startedAt = Date.now();
     this.logs = await LogManager.open(config.dataDir, config.nodeId, config.topicDefaults, log);
     const metrics = createBrokerMetrics(config.nodeId);
+    this.groups = new GroupCoordinator(this.logs, config.coordinator, log);
+    this.groups.start();
+    this.groups.registerMetrics(metrics.registry);
     const ctx: BrokerContext = {
       config,
       clusterId: this.logs.clusterId,
       logs: this.logs,
       appends: new AppendNotifier(),
+      groups: this.groups,
       metrics,
       log,
       shutdown: this.shutdown.signal,
@@ -97,6 +103,7 @@ export class Broker {
     for (const socket of this.sockets) socket.destroy();
     await closing;
     if (this.metricsServer) await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
+    this.groups?.close();
     if (this.logs) await this.logs.close();
     this.log.info('stopped: logs flushed and closed');
   }

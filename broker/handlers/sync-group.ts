@@ -1,0 +1,23 @@
+import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/messages/index.ts';
+import type { ApiHandler } from './handler.ts';
+
+const UNKNOWN_MEMBER_ID = 25;
+
+export const syncGroupHandler: ApiHandler<SyncGroupRequest, SyncGroupResponse> = {
+  apiKey: 14,
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(req, ctx) {
+    const group = ctx.broker.groups.existingGroup(req.groupId);
+    if (!group) return { throttleTimeMs: 0, errorCode: UNKNOWN_MEMBER_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+    const result = await group.sync({
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId ?? null,
+      generationId: req.generationId,
+      protocolType: req.protocolType ?? null,
+      protocolName: req.protocolName ?? null,
+      assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+    });
+    return { throttleTimeMs: 0, ...result };
+  },
+};
