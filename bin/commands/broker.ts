@@ -16,6 +16,7 @@ const options = {
   'topic-default': { type: 'string', multiple: true },
   'group-initial-rebalance-delay-ms': { type: 'string' },
   'offsets-topic-partitions': { type: 'string' },
+  'retention-check-interval-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -33,6 +34,7 @@ const help = formatHelp(
     { flag: '--topic-default KEY=VALUE', description: 'default topic config, repeatable (e.g. segment.bytes=104857600, flush.messages=1)' },
     { flag: '--group-initial-rebalance-delay-ms N', description: 'how long a new group waits for more members before its first generation (default 3000)' },
     { flag: '--offsets-topic-partitions N', description: 'partitions of __consumer_offsets when first created (default 50)' },
+    { flag: '--retention-check-interval-ms N', description: 'how often time and size retention run (default 300000)' },
     { flag: '-h, --help', description: 'show this help' },
   ],
 );
@@ -69,6 +71,7 @@ export const brokerCommand: Command = {
         defaultPartitions: parseIntFlag('--num-partitions', flags['num-partitions'], 1, 1),
         socketRequestMaxBytes: parseIntFlag('--socket-request-max-bytes', flags['socket-request-max-bytes'], DEFAULT_SOCKET_REQUEST_MAX_BYTES, 1024),
         topicDefaults,
+        retentionCheckIntervalMs: parseIntFlag('--retention-check-interval-ms', flags['retention-check-interval-ms'], 300_000, 10),
         coordinator: {
           ...DEFAULT_COORDINATOR_CONFIG,
           initialRebalanceDelayMs: parseIntFlag('--group-initial-rebalance-delay-ms', flags['group-initial-rebalance-delay-ms'], DEFAULT_COORDINATOR_CONFIG.initialRebalanceDelayMs, 0),

@@ -18,6 +18,7 @@ import { offsetFetchHandler } from './offset-fetch.ts';
 import { describeGroupsHandler } from './describe-groups.ts';
 import { listGroupsHandler } from './list-groups.ts';
 import { deleteGroupsHandler } from './delete-groups.ts';
+import { deleteRecordsHandler } from './delete-records.ts';
 
 /** The broker's handler table: one entry per API key it serves. */
 export function allHandlers(): ApiHandler[] {
@@ -40,6 +41,7 @@ export function allHandlers(): ApiHandler[] {
     describeGroupsHandler,
     listGroupsHandler,
     deleteGroupsHandler,
+    deleteRecordsHandler,
   ];
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;

@@ -16,6 +16,8 @@ export interface BrokerConfig {
   socketRequestMaxBytes: number;
   /** Topic config defaults (message.max.bytes → max.message.bytes, log.segment.bytes → segment.bytes, ...). */
   topicDefaults: Record<string, string>;
+  /** log.retention.check.interval.ms */
+  retentionCheckIntervalMs: number;
   /** Consumer-group coordinator settings (group.*, offsets.*). */
   coordinator: CoordinatorConfig;
 }
@@ -32,6 +34,7 @@ export function defaultBrokerConfig(overrides: Partial<BrokerConfig> & Pick<Brok
     defaultPartitions: 1,
     socketRequestMaxBytes: DEFAULT_SOCKET_REQUEST_MAX_BYTES,
     topicDefaults: {},
+    retentionCheckIntervalMs: 300_000,
     coordinator: { ...DEFAULT_COORDINATOR_CONFIG },
     ...overrides,
   };

@@ -40,6 +40,7 @@ export class Broker {
     const metrics = createBrokerMetrics(config.nodeId);
     this.groups = new GroupCoordinator(this.logs, config.coordinator, log);
     this.groups.start();
+    this.logs.startRetention(config.retentionCheckIntervalMs);
     this.groups.registerMetrics(metrics.registry);
     const ctx: BrokerContext = {
       config,

@@ -47,6 +47,7 @@ export class LogManager {
   private readonly topicsById = new Map<string, TopicInfo>();
   private readonly logs = new Map<string, Log[]>();
   private readonly flushTimer: NodeJS.Timeout;
+  private retentionTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger | undefined;
 
   private constructor(dataDir: string, clusterId: string, topicDefaults: Record<string, string>, logger?: Logger) {
@@ -199,9 +200,28 @@ export class LogManager {
     info.partitions = total;
   }
 
+  /** Runs time/size retention over every log now and then every intervalMs (log.retention.check.interval.ms). */
+  startRetention(intervalMs: number): void {
+    this.retentionTimer = setInterval(() => this.applyRetention(Date.now()), intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  applyRetention(now: number): number {
+    let deleted = 0;
+    for (const [topic, logs] of this.logs) {
+      logs.forEach((log, partition) => {
+        const n = log.applyRetention(now);
+        if (n > 0) this.logger?.info(`retention deleted ${n} segment(s) of ${topic}-${partition}; log start offset now ${log.logStartOffset}`);
+        deleted += n;
+      });
+    }
+    return deleted;
+  }
+
   /** Flushes and closes every log; each writes its recovery point and clean-shutdown marker. */
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const logs of this.logs.values()) for (const log of logs) log.close();
     this.logs.clear();
   }

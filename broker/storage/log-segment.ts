@@ -197,7 +197,7 @@ export class LogSegment {
   }
 
   /** First record at or after `timestamp` in this segment, decoding only the batch that holds it. */
-  findOffsetByTimestamp(timestamp: number): { offset: number; timestamp: number } | null {
+  findOffsetByTimestamp(timestamp: number, minOffset = 0): { offset: number; timestamp: number } | null {
     if (this.timeIndex.maxTimestamp < timestamp) return null;
     let pos = this.offsetIndex.lookup(this.timeIndex.lookup(timestamp));
     const header = Buffer.allocUnsafe(HEADER_SIZE);
@@ -207,7 +207,7 @@ export class LogSegment {
       if (readInt64(header, MAX_TIMESTAMP) >= timestamp) {
         let found: { offset: number; timestamp: number } | null = null;
         forEachRecord(this.readAt(pos, size), (r) => {
-          if (found === null && r.timestamp >= timestamp) found = { offset: r.offset, timestamp: r.timestamp };
+          if (found === null && r.timestamp >= timestamp && r.offset >= minOffset) found = { offset: r.offset, timestamp: r.timestamp };
         });
         if (found) return found;
       }

@@ -8,6 +8,7 @@ import type { LogConfig } from './log-config.ts';
 
 const RECOVERY_POINT_FILE = 'recovery-point';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+const LOG_START_OFFSET_FILE = 'log-start-offset';
 
 export interface AppendResult {
   baseOffset: number;
@@ -98,7 +99,9 @@ export class Log {
     }
     if (log.segments.length === 0) log.segments.push(LogSegment.create(dir, 0, config.indexIntervalBytes));
     rmSync(join(dir, CLEAN_SHUTDOWN_FILE), { force: true });
-    log.logStartOffset = log.segments[0].baseOffset;
+    // DeleteRecords may have moved the start inside the first segment.
+    const storedStart = existsSync(join(dir, LOG_START_OFFSET_FILE)) ? Number(readFileSync(join(dir, LOG_START_OFFSET_FILE), 'utf8')) || 0 : 0;
+    log.logStartOffset = Math.min(Math.max(log.segments[0].baseOffset, storedStart), log.logEndOffset);
     log.highWatermark = log.logEndOffset;
     log.recoveryPoint = Math.min(recoveryPoint, log.logEndOffset);
     return { log, report };
@@ -142,7 +145,11 @@ export class Log {
     const full = active.size + incomingBytes > this.config.segmentBytes;
     const old = Date.now() - active.createdMs >= this.config.segmentMs;
     if (!full && !old) return;
-    active.flush();
+    this.roll();
+  }
+
+  private roll(): void {
+    this.active.flush();
     this.segments.push(LogSegment.create(this.dir, this.logEndOffset, this.config.indexIntervalBytes));
   }
 
@@ -185,6 +192,11 @@ export class Log {
     for (const segment of this.segments) {
       const found = segment.findOffsetByTimestamp(timestamp);
       if (found && found.offset >= this.logStartOffset) return found;
+      if (found) {
+        // The first match lies below a DeleteRecords start: the first record at or after the start counts.
+        const later = segment.findOffsetByTimestamp(timestamp, this.logStartOffset);
+        if (later) return later;
+      }
     }
     return null;
   }
@@ -207,12 +219,57 @@ export class Log {
     this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
   }
 
-  /** Deletes the oldest segment (never the active one); the log start moves to the next. For retention. */
-  deleteOldestSegment(): boolean {
-    if (this.segments.length < 2) return false;
+  /** Deletes the oldest segment (never the active one); the log start moves to the next. */
+  private deleteOldestSegment(): void {
     this.segments.shift()!.delete();
-    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].baseOffset);
-    return true;
+    this.setLogStartOffset(Math.max(this.logStartOffset, this.segments[0].baseOffset));
+  }
+
+  private setLogStartOffset(offset: number): void {
+    if (offset === this.logStartOffset) return;
+    this.logStartOffset = offset;
+    writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), String(offset));
+  }
+
+  /**
+   * Time and size retention (cleanup.policy=delete): deletes whole closed segments whose newest record is
+   * older than retention.ms, then the oldest ones while the log is larger than retention.bytes. The active
+   * segment is rolled first once it is older than the retention, so an idle topic's data expires too.
+   * Returns the number of segments deleted.
+   */
+  applyRetention(now: number): number {
+    if (!this.config.cleanupPolicy.includes('delete')) return 0;
+    let deleted = 0;
+    const { retentionMs, retentionBytes } = this.config;
+    const newest = (s: LogSegment) => (s.timeIndex.maxTimestamp >= 0 ? s.timeIndex.maxTimestamp : s.createdMs);
+    if (retentionMs >= 0 && this.active.size > 0 && now - newest(this.active) > retentionMs) this.roll();
+    while (this.segments.length > 1 && retentionMs >= 0 && now - newest(this.segments[0]) > retentionMs) {
+      this.deleteOldestSegment();
+      deleted++;
+    }
+    if (retentionBytes >= 0) {
+      let size = this.sizeInBytes;
+      while (this.segments.length > 1 && size - this.segments[0].size >= retentionBytes) {
+        size -= this.segments[0].size;
+        this.deleteOldestSegment();
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  /**
+   * DeleteRecords: records below `offset` become unreadable at once (the log start moves) and the
+   * segments wholly below it are deleted. -1 means the high watermark. Returns the new log start offset.
+   */
+  deleteRecordsBefore(offset: number): number {
+    const target = offset === -1 ? this.highWatermark : offset;
+    if (target < 0 || target > this.highWatermark) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot delete records before ${offset}: the high watermark is ${this.highWatermark}`);
+    }
+    if (target > this.logStartOffset) this.setLogStartOffset(target);
+    while (this.segments.length > 1 && this.segments[1].baseOffset <= this.logStartOffset) this.deleteOldestSegment();
+    return this.logStartOffset;
   }
 
   flush(): void {
