@@ -8,6 +8,7 @@ import { parseHostPort, parseIntFlag } from './host-port.ts';
 const options = {
   'node-id': { type: 'string' },
   listen: { type: 'string' },
+  'advertised-listener': { type: 'string' },
   'data-dir': { type: 'string' },
   'metrics-listen': { type: 'string' },
   'auto-create-topics': { type: 'string' },
@@ -26,6 +27,7 @@ const help = formatHelp(
   [
     { flag: '--node-id N', description: 'broker id (required, >= 0)' },
     { flag: '--listen HOST:PORT', description: 'Kafka listener; also the address advertised to clients (default 127.0.0.1:9092)' },
+    { flag: '--advertised-listener HOST:PORT', description: 'address clients are told to use, when it is not the --listen address (e.g. behind a proxy)' },
     { flag: '--data-dir DIR', description: 'where topics, segments and broker metadata live (required)' },
     { flag: '--metrics-listen HOST:PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
     { flag: '--auto-create-topics true|false', description: 'create unknown topics on Metadata requests (default true)' },
@@ -65,6 +67,7 @@ export const brokerCommand: Command = {
         nodeId: parseIntFlag('--node-id', flags['node-id'], 1, 0),
         host: listen.host,
         port: listen.port,
+        advertised: flags['advertised-listener'] ? parseHostPort('--advertised-listener', flags['advertised-listener']) : null,
         dataDir: flags['data-dir'],
         metricsListen: flags['metrics-listen'] ? parseHostPort('--metrics-listen', flags['metrics-listen']) : null,
         autoCreateTopics: autoCreate === 'true',

@@ -11,7 +11,8 @@ export const findCoordinatorHandler: ApiHandler<FindCoordinatorRequest, FindCoor
   maxVersion: 6,
   handle(req, ctx) {
     const { nodeId } = ctx.broker.config;
-    const { host, port } = ctx.broker.config;
+    const host = ctx.broker.config.advertised?.host ?? ctx.broker.config.host;
+    const port = ctx.broker.config.advertised?.port ?? ctx.broker.config.port;
     const isGroup = (req.keyType ?? KEY_TYPE_GROUP) === KEY_TYPE_GROUP;
     const errorCode = isGroup ? ErrorCode.NONE : ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const errorMessage = isGroup ? null : 'transactions are not supported by this broker';

@@ -19,6 +19,7 @@ import { describeGroupsHandler } from './describe-groups.ts';
 import { listGroupsHandler } from './list-groups.ts';
 import { deleteGroupsHandler } from './delete-groups.ts';
 import { deleteRecordsHandler } from './delete-records.ts';
+import { initProducerIdHandler } from './init-producer-id.ts';
 
 /** The broker's handler table: one entry per API key it serves. */
 export function allHandlers(): ApiHandler[] {
@@ -42,6 +43,7 @@ export function allHandlers(): ApiHandler[] {
     listGroupsHandler,
     deleteGroupsHandler,
     deleteRecordsHandler,
+    initProducerIdHandler,
   ];
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;

@@ -40,7 +40,7 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
     }
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: config.nodeId, host: config.host, port: config.port, rack: null }],
+      brokers: [{ nodeId: config.nodeId, host: config.advertised?.host ?? config.host, port: config.advertised?.port ?? config.port, rack: null }],
       clusterId: broker.clusterId,
       controllerId: config.nodeId,
       topics,

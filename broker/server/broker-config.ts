@@ -5,6 +5,8 @@ export interface BrokerConfig {
   nodeId: number;
   host: string;
   port: number;
+  /** advertised.listeners: the address given to clients in Metadata when it differs from the bind address. */
+  advertised: { host: string; port: number } | null;
   /** host:port for /metrics, or null for none. */
   metricsListen: { host: string; port: number } | null;
   dataDir: string;
@@ -29,6 +31,7 @@ export function defaultBrokerConfig(overrides: Partial<BrokerConfig> & Pick<Brok
     nodeId: 1,
     host: '127.0.0.1',
     port: 9092,
+    advertised: null,
     metricsListen: null,
     autoCreateTopics: true,
     defaultPartitions: 1,

@@ -4,6 +4,7 @@ import type { BrokerConfig } from './broker-config.ts';
 import type { BrokerMetrics } from './broker-metrics.ts';
 import type { Logger } from './logger.ts';
 import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
+import type { ProducerIdAllocator } from '../coordinator/producer-id-allocator.ts';
 
 /** Everything a handler may touch, in one object passed with each request. */
 export interface BrokerContext {
@@ -12,6 +13,7 @@ export interface BrokerContext {
   logs: LogManager;
   appends: AppendNotifier;
   groups: GroupCoordinator;
+  producerIds: ProducerIdAllocator;
   metrics: BrokerMetrics;
   log: Logger;
   /** Aborted on shutdown so parked long-poll fetches answer at once. */

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { LogManager } from '../storage/log-manager.ts';
 import { GroupCoordinator } from '../coordinator/group-coordinator.ts';
+import { ProducerIdAllocator } from '../coordinator/producer-id-allocator.ts';
 import { allHandlers } from '../handlers/index.ts';
 import { AppendNotifier } from './append-notifier.ts';
 import { createBrokerMetrics } from './broker-metrics.ts';
@@ -48,6 +49,7 @@ export class Broker {
       logs: this.logs,
       appends: new AppendNotifier(),
       groups: this.groups,
+      producerIds: new ProducerIdAllocator(config.dataDir),
       metrics,
       log,
       shutdown: this.shutdown.signal,

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
-import { Log, writeFileAtomic } from './log.ts';
+import { Log } from './log.ts';
+import { writeFileAtomic } from './write-file-atomic.ts';
 import { describeConfigEntries, resolveLogConfig, type LogConfig, type TopicConfigEntry } from './log-config.ts';
 import type { Logger } from '../server/logger.ts';
 

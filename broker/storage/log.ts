@@ -1,4 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from './write-file-atomic.ts';
+import { ProducerStateManager } from './producer-state.ts';
+import { BATCH_LENGTH, BASE_SEQUENCE, LAST_OFFSET_DELTA, LOG_OVERHEAD, PRODUCER_EPOCH, PRODUCER_ID, readInt64 } from '../protocol/record-batch/batch-header.ts';
+import { InvalidRecordError } from '../protocol/record-batch/validate.ts';
 import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
 import { validateBatches } from '../protocol/record-batch/validate.ts';
@@ -31,16 +35,6 @@ export interface LogOpenReport {
   removedSegments: number;
 }
 
-/** Writes a small file atomically: temp file, fsync, rename. */
-export function writeFileAtomic(path: string, data: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
 /**
  * One partition: an ordered list of segments, the last one active. Appends go to the active segment,
  * rolling a new one by size or age; reads may span segments.
@@ -62,10 +56,12 @@ export class Log {
   private unflushedMessages = 0;
   private lastFlushMs = Date.now();
   private dirty = false;
+  readonly producers: ProducerStateManager;
 
   private constructor(dir: string, config: LogConfig) {
     this.dir = dir;
     this.config = config;
+    this.producers = new ProducerStateManager(dir);
   }
 
   static open(dir: string, config: LogConfig): { log: Log; report: LogOpenReport } {
@@ -104,6 +100,7 @@ export class Log {
     log.logStartOffset = Math.min(Math.max(log.segments[0].baseOffset, storedStart), log.logEndOffset);
     log.highWatermark = log.logEndOffset;
     log.recoveryPoint = Math.min(recoveryPoint, log.logEndOffset);
+    log.rebuildProducerState();
     return { log, report };
   }
 
@@ -125,13 +122,48 @@ export class Log {
     return total;
   }
 
-  /** Validates, stamps offsets and leader epoch in place, appends. Throws errors that carry Kafka codes. */
+  /** Producer state = the last snapshot plus the batches after it, read header by header. */
+  private rebuildProducerState(): void {
+    let offset = this.producers.loadSnapshot(this.logStartOffset, this.logEndOffset);
+    while (offset < this.logEndOffset) {
+      const { records } = this.read(offset, 4 * 1024 * 1024);
+      if (records.length === 0) break;
+      for (const chunk of records) {
+        for (let pos = 0; pos < chunk.length; pos += LOG_OVERHEAD + chunk.readInt32BE(pos + BATCH_LENGTH)) {
+          const base = readInt64(chunk, pos);
+          const last = base + chunk.readInt32BE(pos + LAST_OFFSET_DELTA);
+          if (last < offset) continue;
+          const pid = readInt64(chunk, pos + PRODUCER_ID);
+          if (pid >= 0) {
+            const firstSeq = chunk.readInt32BE(pos + BASE_SEQUENCE);
+            this.producers.update(pid, chunk.readInt16BE(pos + PRODUCER_EPOCH), { firstSeq, lastSeq: firstSeq + (last - base), firstOffset: base, lastOffset: last });
+          }
+          offset = last + 1;
+        }
+      }
+    }
+  }
+
+  /**
+   * Validates, stamps offsets and leader epoch in place, appends. Throws errors that carry Kafka codes.
+   * A retried idempotent batch (same producer, epoch and sequences as one of its last five) is not
+   * appended again: the original offsets are returned.
+   */
   append(records: Buffer, leaderEpoch: number): AppendResult {
     const summary = validateBatches(records, this.config.maxMessageBytes);
+    const idempotent = summary.producerId >= 0 && summary.baseSequence >= 0;
+    let lastSeq = -1;
+    if (idempotent) {
+      if (summary.batchCount !== 1) throw new InvalidRecordError('an idempotent produce request carries exactly one batch per partition');
+      lastSeq = summary.baseSequence + summary.offsetCount - 1;
+      const duplicate = this.producers.check(summary.producerId, summary.producerEpoch, summary.baseSequence, lastSeq);
+      if (duplicate) return { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, logAppendTimeMs: -1, recordCount: 0 };
+    }
     this.maybeRoll(records.length);
     const baseOffset = this.logEndOffset;
     const lastOffset = assignOffsets(records, summary, baseOffset, leaderEpoch);
     this.active.append(records, summary, baseOffset);
+    if (idempotent) this.producers.update(summary.producerId, summary.producerEpoch, { firstSeq: summary.baseSequence, lastSeq, firstOffset: baseOffset, lastOffset });
     this.highWatermark = this.logEndOffset;
     this.dirty = true;
     this.unflushedMessages += summary.recordCount;
@@ -150,6 +182,8 @@ export class Log {
 
   private roll(): void {
     this.active.flush();
+    // A snapshot per roll bounds how much of the log a restart after a crash replays.
+    this.producers.saveSnapshot(this.logEndOffset);
     this.segments.push(LogSegment.create(this.dir, this.logEndOffset, this.config.indexIntervalBytes));
   }
 
@@ -215,6 +249,7 @@ export class Log {
   truncateTo(offset: number): void {
     while (this.segments.length > 1 && this.active.baseOffset >= offset) this.segments.pop()!.delete();
     this.active.truncateTo(offset);
+    this.producers.truncateTail(this.logEndOffset);
     this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
     this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
   }
@@ -223,6 +258,7 @@ export class Log {
   private deleteOldestSegment(): void {
     this.segments.shift()!.delete();
     this.setLogStartOffset(Math.max(this.logStartOffset, this.segments[0].baseOffset));
+    this.producers.truncateHead(this.logStartOffset);
   }
 
   private setLogStartOffset(offset: number): void {
@@ -290,6 +326,7 @@ export class Log {
   close(): void {
     this.dirty = true;
     this.flush();
+    this.producers.saveSnapshot(this.logEndOffset);
     for (const s of this.segments) s.close();
     writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '');
   }
