@@ -18,6 +18,7 @@ const options = {
   'group-initial-rebalance-delay-ms': { type: 'string' },
   'offsets-topic-partitions': { type: 'string' },
   'retention-check-interval-ms': { type: 'string' },
+  'log-cleaner-interval-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -37,6 +38,7 @@ const help = formatHelp(
     { flag: '--group-initial-rebalance-delay-ms N', description: 'how long a new group waits for more members before its first generation (default 3000)' },
     { flag: '--offsets-topic-partitions N', description: 'partitions of __consumer_offsets when first created (default 50)' },
     { flag: '--retention-check-interval-ms N', description: 'how often time and size retention run (default 300000)' },
+    { flag: '--log-cleaner-interval-ms N', description: 'how often compacted topics are checked for cleaning (default 15000)' },
     { flag: '-h, --help', description: 'show this help' },
   ],
 );
@@ -75,6 +77,7 @@ export const brokerCommand: Command = {
         socketRequestMaxBytes: parseIntFlag('--socket-request-max-bytes', flags['socket-request-max-bytes'], DEFAULT_SOCKET_REQUEST_MAX_BYTES, 1024),
         topicDefaults,
         retentionCheckIntervalMs: parseIntFlag('--retention-check-interval-ms', flags['retention-check-interval-ms'], 300_000, 10),
+        cleanerIntervalMs: parseIntFlag('--log-cleaner-interval-ms', flags['log-cleaner-interval-ms'], 15_000, 10),
         coordinator: {
           ...DEFAULT_COORDINATOR_CONFIG,
           initialRebalanceDelayMs: parseIntFlag('--group-initial-rebalance-delay-ms', flags['group-initial-rebalance-delay-ms'], DEFAULT_COORDINATOR_CONFIG.initialRebalanceDelayMs, 0),

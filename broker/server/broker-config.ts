@@ -20,6 +20,8 @@ export interface BrokerConfig {
   topicDefaults: Record<string, string>;
   /** log.retention.check.interval.ms */
   retentionCheckIntervalMs: number;
+  /** How often the log cleaner looks for compacted topics to clean. */
+  cleanerIntervalMs: number;
   /** Consumer-group coordinator settings (group.*, offsets.*). */
   coordinator: CoordinatorConfig;
 }
@@ -38,6 +40,7 @@ export function defaultBrokerConfig(overrides: Partial<BrokerConfig> & Pick<Brok
     socketRequestMaxBytes: DEFAULT_SOCKET_REQUEST_MAX_BYTES,
     topicDefaults: {},
     retentionCheckIntervalMs: 300_000,
+    cleanerIntervalMs: 15_000,
     coordinator: { ...DEFAULT_COORDINATOR_CONFIG },
     ...overrides,
   };

@@ -42,6 +42,7 @@ export class Broker {
     this.groups = new GroupCoordinator(this.logs, config.coordinator, log);
     this.groups.start();
     this.logs.startRetention(config.retentionCheckIntervalMs);
+    this.logs.startCleaner(config.cleanerIntervalMs, { maxKeysPerPass: 1_000_000 });
     this.groups.registerMetrics(metrics.registry);
     const ctx: BrokerContext = {
       config,

@@ -20,6 +20,7 @@ export interface LogConfig {
   minInsyncReplicas: number;
   deleteRetentionMs: number;
   minCompactionLagMs: number;
+  minCleanableDirtyRatio: number;
 }
 
 interface Definition {
@@ -47,6 +48,12 @@ function oneOf<T extends string>(allowed: readonly T[]) {
   };
 }
 
+function ratio(value: string, name: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidConfigError(`${name} must be a number between 0 and 1, got '${value}'`);
+  return n;
+}
+
 function cleanupPolicy(value: string, name: string): ('delete' | 'compact')[] {
   const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (parts.length === 0 || parts.some((p) => p !== 'delete' && p !== 'compact')) {
@@ -64,6 +71,7 @@ export const TOPIC_CONFIGS: Record<string, Definition> = {
   'index.interval.bytes': { key: 'indexIntervalBytes', default: '4096', parse: integer(0, 2147483647) },
   'max.message.bytes': { key: 'maxMessageBytes', default: '1048588', parse: integer(0, 2147483647) },
   'message.timestamp.type': { key: 'messageTimestampType', default: 'CreateTime', parse: oneOf(['CreateTime', 'LogAppendTime'] as const) },
+  'min.cleanable.dirty.ratio': { key: 'minCleanableDirtyRatio', default: '0.5', parse: ratio },
   'min.compaction.lag.ms': { key: 'minCompactionLagMs', default: '0', parse: integer(0) },
   'min.insync.replicas': { key: 'minInsyncReplicas', default: '1', parse: integer(1, 2147483647) },
   'retention.bytes': { key: 'retentionBytes', default: '-1', parse: integer(-1) },

@@ -6,6 +6,7 @@ import { Log } from './log.ts';
 import { writeFileAtomic } from './write-file-atomic.ts';
 import { describeConfigEntries, resolveLogConfig, type LogConfig, type TopicConfigEntry } from './log-config.ts';
 import type { Logger } from '../server/logger.ts';
+import { LogCleaner, type CleanerOptions } from './log-cleaner.ts';
 
 export interface TopicInfo {
   name: string;
@@ -49,6 +50,8 @@ export class LogManager {
   private readonly logs = new Map<string, Log[]>();
   private readonly flushTimer: NodeJS.Timeout;
   private retentionTimer: NodeJS.Timeout | null = null;
+  private cleanerTimer: NodeJS.Timeout | null = null;
+  private cleaning: Promise<void> | null = null;
   private readonly logger: Logger | undefined;
 
   private constructor(dataDir: string, clusterId: string, topicDefaults: Record<string, string>, logger?: Logger) {
@@ -219,8 +222,35 @@ export class LogManager {
     return deleted;
   }
 
+  /** Compacts logs with cleanup.policy=compact every intervalMs, one log at a time, in the background. */
+  startCleaner(intervalMs: number, options: CleanerOptions): void {
+    const cleaner = new LogCleaner(options);
+    this.cleanerTimer = setInterval(() => {
+      if (!this.cleaning) this.cleaning = this.runCleaner(cleaner).finally(() => (this.cleaning = null));
+    }, intervalMs);
+    this.cleanerTimer.unref();
+  }
+
+  private async runCleaner(cleaner: LogCleaner): Promise<void> {
+    for (const [topic, logs] of [...this.logs]) {
+      for (const [partition, log] of logs.entries()) {
+        if (this.logs.get(topic)?.[partition] !== log || !cleaner.needsCleaning(log)) continue;
+        try {
+          const r = await cleaner.clean(log, Date.now());
+          if (r.segmentsCleaned > 0) {
+            this.logger?.info(`compacted ${topic}-${partition}: ${r.segmentsCleaned} segment(s), ${r.recordsRemoved} record(s) removed, ${r.bytesBefore} → ${r.bytesAfter} bytes`);
+          }
+        } catch (err) {
+          if (this.logs.get(topic)?.[partition] === log) this.logger?.error(`compacting ${topic}-${partition} failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+
   /** Flushes and closes every log; each writes its recovery point and clean-shutdown marker. */
   async close(): Promise<void> {
+    if (this.cleanerTimer) clearInterval(this.cleanerTimer);
+    await this.cleaning;
     clearInterval(this.flushTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const logs of this.logs.values()) for (const log of logs) log.close();

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { segmentName } from './log-segment.ts';
 import { writeFileAtomic } from './write-file-atomic.ts';
 import { ProducerStateManager } from './producer-state.ts';
 import { BATCH_LENGTH, BASE_SEQUENCE, LAST_OFFSET_DELTA, LOG_OVERHEAD, PRODUCER_EPOCH, PRODUCER_ID, readInt64 } from '../protocol/record-batch/batch-header.ts';
@@ -36,6 +37,25 @@ export interface LogOpenReport {
 }
 
 /**
+ * The cleaner writes `<base>.log.cleaned`, renames it to `<base>.log.swap` once complete and fsynced, then
+ * renames that over `<base>.log`. After a crash a `.cleaned` file is an unfinished pass (deleted: the
+ * original is intact) and a `.swap` file is a finished one whose last rename did not happen (completed).
+ */
+function completeInterruptedCleaning(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    if (f.endsWith('.log.cleaned')) rmSync(join(dir, f), { force: true });
+    else if (f.endsWith('.log.swap')) {
+      const base = f.slice(0, -'.log.swap'.length);
+      renameSync(join(dir, f), join(dir, `${base}.log`));
+      // The old indexes describe the old file: drop them so recovery rebuilds them.
+      rmSync(join(dir, `${base}.index`), { force: true });
+      rmSync(join(dir, `${base}.timeindex`), { force: true });
+      rmSync(join(dir, '.clean-shutdown'), { force: true });
+    }
+  }
+}
+
+/**
  * One partition: an ordered list of segments, the last one active. Appends go to the active segment,
  * rolling a new one by size or age; reads may span segments.
  *
@@ -69,6 +89,7 @@ export class Log {
     const log = new Log(dir, config);
     const report: LogOpenReport = { cleanShutdown: false, recoveredSegments: 0, truncatedBytes: 0, removedSegments: 0 };
     report.cleanShutdown = existsSync(join(dir, CLEAN_SHUTDOWN_FILE));
+    completeInterruptedCleaning(dir);
     const recoveryPoint = existsSync(join(dir, RECOVERY_POINT_FILE)) ? Number(readFileSync(join(dir, RECOVERY_POINT_FILE), 'utf8')) || 0 : 0;
     const bases = readdirSync(dir)
       .filter((f) => /^\d{20}\.log$/.test(f))
@@ -243,6 +264,27 @@ export class Log {
       if (ts >= 0 && (best === null || ts > best.timestamp)) best = { offset: s.baseOffset + s.timeIndex.maxTimestampRelativeOffset, timestamp: ts };
     }
     return best;
+  }
+
+  /** Closed segments (all but the active one), oldest first: what the cleaner may rewrite. */
+  closedSegments(): LogSegment[] {
+    return this.segments.slice(0, -1);
+  }
+
+  /**
+   * Replaces a closed segment by its cleaned copy, already complete and fsynced at `cleanedPath`: rename
+   * to .swap (the commit point), rename over the .log, reopen with rebuilt indexes. Synchronous, so no
+   * read or append can observe a half-swapped segment.
+   */
+  swapInCleaned(segment: LogSegment, cleanedPath: string): void {
+    const i = this.segments.indexOf(segment);
+    if (i < 0 || i === this.segments.length - 1) throw new Error(`segment ${segment.baseOffset} is not a closed segment of ${this.dir}`);
+    const swapPath = join(this.dir, `${segmentName(segment.baseOffset)}.log.swap`);
+    renameSync(cleanedPath, swapPath);
+    segment.close();
+    renameSync(swapPath, segment.logPath);
+    const { segment: reopened } = LogSegment.open(this.dir, segment.baseOffset, this.config.indexIntervalBytes, true, this.config.maxMessageBytes);
+    this.segments[i] = reopened;
   }
 
   /** Removes every record at or after `offset` (whole batches). */

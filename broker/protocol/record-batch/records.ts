@@ -67,6 +67,8 @@ export interface RecordToBuild {
   value: Buffer | null;
   headers?: RecordHeader[];
   timestamp?: number;
+  /** Offset relative to the batch's base; defaults to the record's index (the cleaner keeps gaps). */
+  offsetDelta?: number;
 }
 
 export interface BatchToBuild {
@@ -81,6 +83,9 @@ export interface BatchToBuild {
   isControl?: boolean;
   /** 0 CreateTime, 1 LogAppendTime */
   timestampType?: 0 | 1;
+  /** Defaults to the last record's offset delta. */
+  lastOffsetDelta?: number;
+  baseTimestamp?: number;
 }
 
 function recordSize(r: RecordToBuild, timestampDelta: number, offsetDelta: number): number {
@@ -99,12 +104,12 @@ function recordSize(r: RecordToBuild, timestampDelta: number, offsetDelta: numbe
 /** Builds a valid RecordBatch v2 (CRC32C included): for tests, load generators and internal topics. */
 export function buildRecordBatch(b: BatchToBuild): Buffer {
   const now = Date.now();
-  const baseTimestamp = b.records.length > 0 ? (b.records[0].timestamp ?? now) : now;
+  const baseTimestamp = b.baseTimestamp ?? (b.records.length > 0 ? (b.records[0].timestamp ?? now) : now);
   let maxTimestamp = baseTimestamp;
   const sizes = b.records.map((r, i) => {
     const ts = r.timestamp ?? now;
     if (ts > maxTimestamp) maxTimestamp = ts;
-    return recordSize(r, ts - baseTimestamp, i);
+    return recordSize(r, ts - baseTimestamp, r.offsetDelta ?? i);
   });
   let total = 0;
   for (const s of sizes) total += varintSize(s) + s;
@@ -114,7 +119,7 @@ export function buildRecordBatch(b: BatchToBuild): Buffer {
     pos = writeVarint(data, pos, sizes[i]);
     data[pos++] = 0;
     pos = writeVarint(data, pos, (r.timestamp ?? now) - baseTimestamp);
-    pos = writeVarint(data, pos, i);
+    pos = writeVarint(data, pos, r.offsetDelta ?? i);
     if (r.key === null) pos = writeVarint(data, pos, -1);
     else {
       pos = writeVarint(data, pos, r.key.length);
@@ -150,7 +155,8 @@ export function buildRecordBatch(b: BatchToBuild): Buffer {
   if (b.isTransactional) attributes |= TRANSACTIONAL_MASK;
   if (b.isControl) attributes |= CONTROL_MASK;
   batch.writeInt16BE(attributes, ATTRIBUTES);
-  batch.writeInt32BE(Math.max(0, b.records.length - 1), 23);
+  const lastDelta = b.lastOffsetDelta ?? (b.records.length > 0 ? (b.records[b.records.length - 1].offsetDelta ?? b.records.length - 1) : 0);
+  batch.writeInt32BE(lastDelta, 23);
   writeInt64(batch, BASE_TIMESTAMP, baseTimestamp);
   writeInt64(batch, 35, maxTimestamp);
   writeInt64(batch, 43, b.producerId ?? -1);
