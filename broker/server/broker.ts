@@ -88,6 +88,8 @@ export class Broker {
         this.metricsServer!.once('error', reject);
         this.metricsServer!.listen(port, host, () => resolve());
       });
+      const bound = this.metricsServer.address();
+      if (bound && typeof bound === 'object') config.metricsListen = { host, port: bound.port };
     }
     const topics = this.logs.topics().length;
     log.info(
