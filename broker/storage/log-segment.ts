@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { ATTRIBUTES, BATCH_LENGTH, CRC, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVERHEAD, MAGIC, MAX_TIMESTAMP, readInt64 } from '../protocol/record-batch/batch-header.ts';
@@ -229,6 +229,14 @@ export class LogSegment {
     this.timeIndex.truncateToRelativeOffset(Math.max(0, firstRemoved - this.baseOffset));
     this.size = pos;
     this.nextOffset = pos === 0 ? this.baseOffset : firstRemoved;
+  }
+
+  /**
+   * fsync on libuv's thread pool, so the event loop keeps serving while the disk works. Resolves false when
+   * the segment was closed meanwhile (it was flushed synchronously on close then).
+   */
+  flushAsync(): Promise<boolean> {
+    return new Promise((resolve) => fsync(this.fd, (err) => resolve(!err)));
   }
 
   flush(): void {

@@ -14,6 +14,8 @@ import type { LogConfig } from './log-config.ts';
 const RECOVERY_POINT_FILE = 'recovery-point';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 const LOG_START_OFFSET_FILE = 'log-start-offset';
+/** log.flush.offset.checkpoint.interval.ms: how often the recovery point is written outside shutdown. */
+const RECOVERY_POINT_INTERVAL_MS = 60_000;
 
 export interface AppendResult {
   baseOffset: number;
@@ -76,6 +78,8 @@ export class Log {
   private unflushedMessages = 0;
   private lastFlushMs = Date.now();
   private dirty = false;
+  private flushing = false;
+  private lastCheckpointMs = 0;
   readonly producers: ProducerStateManager;
 
   private constructor(dir: string, config: LogConfig) {
@@ -350,6 +354,7 @@ export class Log {
     return this.logStartOffset;
   }
 
+  /** fsync now (flush.messages reached, roll, shutdown). */
   flush(): void {
     if (!this.dirty) return;
     this.active.flush();
@@ -357,17 +362,37 @@ export class Log {
     this.unflushedMessages = 0;
     this.lastFlushMs = Date.now();
     this.recoveryPoint = this.logEndOffset;
+  }
+
+  private checkpointRecoveryPoint(): void {
+    this.lastCheckpointMs = Date.now();
     writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), String(this.recoveryPoint));
   }
 
-  /** Called on the log manager's timer: fsync once flush.ms has passed since the last one. */
+  /**
+   * Called on the log manager's timer: once flush.ms has passed, fsync in the background. The recovery point
+   * advances to what the fsync covered, and is checkpointed to disk at most once a minute (a crash then
+   * re-validates a little more log on startup, which is cheap).
+   */
   flushIfDue(now: number): void {
-    if (this.dirty && now - this.lastFlushMs >= this.config.flushMs) this.flush();
+    if (!this.dirty || this.flushing || now - this.lastFlushMs < this.config.flushMs) return;
+    const covered = this.logEndOffset;
+    this.dirty = false;
+    this.unflushedMessages = 0;
+    this.lastFlushMs = now;
+    this.flushing = true;
+    this.active.flushAsync().then((ok) => {
+      this.flushing = false;
+      if (!ok || covered < this.recoveryPoint) return;
+      this.recoveryPoint = covered;
+      if (Date.now() - this.lastCheckpointMs >= RECOVERY_POINT_INTERVAL_MS) this.checkpointRecoveryPoint();
+    });
   }
 
   close(): void {
     this.dirty = true;
     this.flush();
+    this.checkpointRecoveryPoint();
     this.producers.saveSnapshot(this.logEndOffset);
     for (const s of this.segments) s.close();
     writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '');
