@@ -77,7 +77,8 @@ export class GroupCoordinator {
     let records = 0;
     for (let p = 0; p < partitions; p++) records += this.replay(this.logs.getLog(OFFSETS_TOPIC, p)!);
     const now = Date.now();
-    for (const [id, group] of this.groups) if (group.state === 'Empty') this.emptySince.set(id, now);
+    // Offset expiry counts from when a group became empty; across a restart, from the restart.
+    for (const id of this.groupIds()) if ((this.groups.get(id)?.state ?? 'Empty') === 'Empty') this.emptySince.set(id, now);
     if (records > 0) this.log.info(`group coordinator loaded ${this.groups.size} group(s) and ${records} offset record(s)`);
     this.retentionTimer = setInterval(() => this.expireOffsets(Date.now()), this.config.retentionCheckIntervalMs);
     this.retentionTimer.unref();
@@ -111,7 +112,10 @@ export class GroupCoordinator {
     if (key.kind === 'offset') {
       const offsets = this.offsetsOf(key.group, value !== null);
       if (!offsets) return;
-      if (value === null) offsets.delete(offsetKey(key.topic, key.partition));
+      if (value === null) {
+        offsets.delete(offsetKey(key.topic, key.partition));
+        if (offsets.size === 0) this.offsets.delete(key.group);
+      }
       else offsets.set(offsetKey(key.topic, key.partition), { topic: key.topic, partition: key.partition, ...decodeOffsetValue(value) });
       return;
     }

@@ -81,3 +81,18 @@ t.test('a group of three kcat consumers', async (t) => {
   for (const [p, o] of after) t.ok(o > (before.get(p) ?? -1), `partition ${p}: committed offset advanced ${before.get(p)} → ${o}`);
   await Promise.all(survivors.map((m) => m.stop()));
 });
+
+t.test('the cooperative-sticky assignor works too (the broker never looks inside assignments)', async (t) => {
+  const topic = 'coop-topic';
+  await createTopics(broker.port, [{ topic, numPartitions: 4 }]);
+  const lines = Array.from({ length: 4000 }, (_, i) => `k${i}:c-${i}`).join('\n') + '\n';
+  await kcat(['-P', '-b', `127.0.0.1:${broker.port}`, '-t', topic, '-K', ':'], lines);
+  const coop = ['-X', 'partition.assignment.strategy=cooperative-sticky'];
+  const first = new KcatGroupMember('x', broker.port, 'coop-group', topic, coop);
+  const second = new KcatGroupMember('y', broker.port, 'coop-group', topic, coop);
+  t.teardown(() => Promise.all([first.kill(), second.kill()]));
+  await waitFor('4,000 messages consumed', () => new Set([...first.messages, ...second.messages].map((m) => m.value)).size >= 4000, 60_000);
+  t.equal(new Set([...first.messages, ...second.messages].map((m) => m.value)).size, 4000, 'every message consumed');
+  t.match(first.stderr + second.stderr, /COOPERATIVE|cooperative|assigned/, 'members were assigned partitions');
+  await Promise.all([first.stop(), second.stop()]);
+});
