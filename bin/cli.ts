@@ -1,7 +1,8 @@
 import { brokerCommand } from './commands/broker.ts';
+import { collectorCommand } from './commands/collector.ts';
 import type { Command } from './commands/command.ts';
 
-const commands: Command[] = [brokerCommand];
+const commands: Command[] = [brokerCommand, collectorCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
