@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { BrokerWriter, BrokerUnavailableError } from './broker-writer.ts';
 import { restProducePlugin } from './plugins/rest-produce.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
+import { otlpPlugin } from './plugins/otlp.ts';
 
 export interface CollectorOptions {
   brokers: string[];
@@ -12,8 +13,8 @@ export interface CollectorOptions {
 }
 
 /**
- * The collector: a fastify app whose routes are plugins (REST produce, /metrics; OTLP and the page-view
- * beacon come next). Errors have one shape, `{statusCode, code, error, message}`; a broker that does not
+ * The collector: a fastify app whose routes are plugins (REST produce, OTLP/HTTP logs and metrics, /metrics;
+ * the page-view beacon comes next). Errors have one shape, `{statusCode, code, error, message}`; a broker that does not
  * acknowledge turns into 503 with Retry-After, so senders back off and retry.
  */
 export async function buildCollector(opts: CollectorOptions): Promise<{ app: FastifyInstance; writer: BrokerWriter }> {
@@ -30,6 +31,7 @@ export async function buildCollector(opts: CollectorOptions): Promise<{ app: Fas
   });
   await app.register(metricsPlugin, { registry: new Registry() });
   await app.register(restProducePlugin, { writer });
+  await app.register(otlpPlugin, { writer });
   app.addHook('onClose', async () => writer.close());
   return { app, writer };
 }
