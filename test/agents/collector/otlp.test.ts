@@ -2,7 +2,6 @@
 // and in protobuf; records appear in logs.raw and metrics.raw with attributes intact. Bad OTLP gets 4xx.
 import t from 'tap';
 import { gzipSync } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -11,24 +10,18 @@ import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { buildCollector } from '../../../agents/collector/server.ts';
-import { startBroker, removeDir, type BrokerProcess } from '../../helpers/broker-process.ts';
+import type { BrokerProcess } from '../../helpers/broker-process.ts';
+import { startCollectorWithBroker, type CollectorUnderTest } from '../../helpers/collector.ts';
 import { kcat } from '../../helpers/kcat.ts';
 
 let broker: BrokerProcess;
-let app: FastifyInstance;
 let url: string;
+let stack: CollectorUnderTest;
 t.before(async () => {
-  broker = await startBroker();
-  ({ app } = await buildCollector({ brokers: [`127.0.0.1:${broker.port}`], bodyLimitBytes: 1 << 20 }));
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  stack = await startCollectorWithBroker(1 << 20);
+  ({ broker, url } = stack);
 });
-t.teardown(async () => {
-  await app.close();
-  await broker.stop();
-  removeDir(broker.dataDir);
-});
+t.teardown(() => stack.stop());
 
 async function readJson(topic: string): Promise<{ key: string; value: any }[]> {
   const res = await kcat(['-C', '-b', `127.0.0.1:${broker.port}`, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\\t%s\\n']);

@@ -2,25 +2,19 @@
 // the broker acknowledged; raw topics are validated against their schema; bad input gets a clear 4xx and
 // writes nothing; a broker that is down gives 503 with Retry-After.
 import t from 'tap';
-import type { FastifyInstance } from 'fastify';
 import { buildCollector } from '../../../agents/collector/server.ts';
-import { startBroker, removeDir, type BrokerProcess } from '../../helpers/broker-process.ts';
+import type { BrokerProcess } from '../../helpers/broker-process.ts';
+import { startCollectorWithBroker, type CollectorUnderTest } from '../../helpers/collector.ts';
 import { kcat } from '../../helpers/kcat.ts';
 
 let broker: BrokerProcess;
-let app: FastifyInstance;
 let url: string;
+let stack: CollectorUnderTest;
 t.before(async () => {
-  broker = await startBroker();
-  ({ app } = await buildCollector({ brokers: [`127.0.0.1:${broker.port}`], bodyLimitBytes: 64 * 1024 }));
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  stack = await startCollectorWithBroker(64 * 1024);
+  ({ broker, url } = stack);
 });
-t.teardown(async () => {
-  await app.close();
-  await broker.stop();
-  removeDir(broker.dataDir);
-});
+t.teardown(() => stack.stop());
 
 const post = (path: string, body: string, type = 'application/json') => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
 
