@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # command -> Debian package
-declare -A needed=( [kcat]=kcat )
+declare -A needed=( [kcat]=kcat [chromium]=chromium )
 
 missing=()
 for cmd in "${!needed[@]}"; do

@@ -4,17 +4,21 @@ import { BrokerWriter, BrokerUnavailableError } from './broker-writer.ts';
 import { restProducePlugin } from './plugins/rest-produce.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { otlpPlugin } from './plugins/otlp.ts';
+import { pageViewsPlugin } from './plugins/pageviews.ts';
+import { VisitorIds } from './visitor-id.ts';
 
 export interface CollectorOptions {
   brokers: string[];
   /** Largest accepted request body; larger ones get 413. */
   bodyLimitBytes: number;
   logger?: boolean;
+  /** File keeping the secret behind visitor-id salts (stable ids across restarts); none: in memory. */
+  saltFile?: string;
 }
 
 /**
- * The collector: a fastify app whose routes are plugins (REST produce, OTLP/HTTP logs and metrics, /metrics;
- * the page-view beacon comes next). Errors have one shape, `{statusCode, code, error, message}`; a broker that does not
+ * The collector: a fastify app whose routes are plugins (REST produce, OTLP/HTTP logs and metrics, the
+ * page-view tracker and beacon, /metrics). Errors have one shape, `{statusCode, code, error, message}`; a broker that does not
  * acknowledge turns into 503 with Retry-After, so senders back off and retry.
  */
 export async function buildCollector(opts: CollectorOptions): Promise<{ app: FastifyInstance; writer: BrokerWriter }> {
@@ -32,6 +36,7 @@ export async function buildCollector(opts: CollectorOptions): Promise<{ app: Fas
   await app.register(metricsPlugin, { registry: new Registry() });
   await app.register(restProducePlugin, { writer });
   await app.register(otlpPlugin, { writer });
+  await app.register(pageViewsPlugin, { writer, visitors: new VisitorIds(opts.saltFile) });
   app.addHook('onClose', async () => writer.close());
   return { app, writer };
 }

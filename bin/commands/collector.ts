@@ -8,27 +8,30 @@ const options = {
   listen: { type: 'string' },
   brokers: { type: 'string' },
   'body-limit-bytes': { type: 'string' },
+  'salt-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const help = formatHelp(
   'tributary collector --listen HOST:PORT --brokers HOST:PORT[,HOST:PORT...] [options]',
-  'Runs the HTTP collector in the foreground: POST /topics/:topic (JSON records) and /metrics. Answers 2xx once the broker acknowledged.',
+  'Runs the HTTP collector in the foreground: OTLP/HTTP (/v1/logs, /v1/metrics), the page-view tracker (/tracker.js) and beacon (/api/event), POST /topics/:topic, /metrics. Answers 2xx once the broker acknowledged.',
   [
     { flag: '--listen HOST:PORT', description: 'HTTP address (default 127.0.0.1:4318, the OTLP/HTTP port)' },
     { flag: '--brokers LIST', description: 'Kafka bootstrap brokers, comma-separated (default 127.0.0.1:9092)' },
     { flag: '--body-limit-bytes N', description: 'largest request body accepted; larger ones get 413 (default 5242880)' },
+    { flag: '--salt-file PATH', description: 'keeps the secret behind daily visitor-id salts, so ids stay stable across restarts (default: in memory)' },
     { flag: '-h, --help', description: 'show this help' },
   ],
 );
 
 export const collectorCommand: Command = {
   name: 'collector',
-  summary: 'run the HTTP collector (REST produce; OTLP and page views to come)',
+  summary: 'run the HTTP collector (OTLP/HTTP, page views, REST produce)',
   async run(argv) {
     let listen: { host: string; port: number };
     let brokers: string[];
     let bodyLimit: number;
+    let saltFile: string | undefined;
     try {
       const flags = parseFlags(argv, options);
       if (flags.help) {
@@ -38,6 +41,7 @@ export const collectorCommand: Command = {
       listen = parseHostPort('--listen', flags.listen ?? '127.0.0.1:4318');
       brokers = (flags.brokers ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
       for (const b of brokers) parseHostPort('--brokers', b);
+      saltFile = flags['salt-file'];
       bodyLimit = parseIntFlag('--body-limit-bytes', flags['body-limit-bytes'], 5 * 1024 * 1024, 1024);
     } catch (err) {
       if (err instanceof UsageError) {
@@ -47,7 +51,7 @@ export const collectorCommand: Command = {
       throw err;
     }
     const log = createLogger('collector');
-    const { app } = await buildCollector({ brokers, bodyLimitBytes: bodyLimit });
+    const { app } = await buildCollector({ brokers, bodyLimitBytes: bodyLimit, saltFile });
     try {
       await app.listen({ host: listen.host, port: listen.port });
     } catch (err) {

@@ -76,3 +76,18 @@ t.test('a broker that is down gives 503 with Retry-After', async (t) => {
   t.equal(res.json().code, 'BROKER_UNAVAILABLE');
   await orphan.close();
 });
+
+t.test('the page-view beacon: bad input is refused, good input is enriched', async (t) => {
+  const beacon = (body: string, type = 'text/plain') => fetch(`${url}/api/event`, { method: 'POST', headers: { 'content-type': type, 'user-agent': 'test-agent/1.0' }, body });
+  t.equal((await beacon('{not json')).status, 400, 'broken JSON');
+  t.equal((await beacon(JSON.stringify({ site: 'x.example', url: 'http://x.example/', path: '/', visitorId: 'forged' }))).status, 400, 'fields only the collector sets are refused');
+  t.equal((await beacon(JSON.stringify({ url: 'http://x.example/', path: '/' }))).status, 400, 'no site');
+  const ok = await beacon(JSON.stringify({ site: 'x.example', url: 'http://x.example/a', path: '/a' }), 'application/json');
+  t.equal(ok.status, 202);
+  const views = (await readTopic('pageviews.raw')).map((l) => JSON.parse(l.slice(l.indexOf('|') + 1)));
+  t.equal(views.length, 1, 'only the valid beacon was written');
+  t.match(views[0], { site: 'x.example', path: '/a', userAgent: 'test-agent/1.0', visitorId: /^[0-9a-f]{32}$/ });
+  const script = await fetch(`${url}/tracker.js`);
+  t.match(script.headers.get('content-type') ?? '', /javascript/);
+  t.ok((await script.text()).includes('sendBeacon'));
+});
