@@ -6,11 +6,14 @@ import type { ApiHandler } from './handler.ts';
 /**
  * Appends each partition's batches to its log. Batches are validated (magic, sizes, CRC32C) and written as
  * received with offsets and leader epoch stamped into their headers; records are never decoded here.
- * v3 is the first version that carries RecordBatch v2, the only format this broker stores.
+ * v3 is the first version that carries RecordBatch v2, the only format this broker stores; v0–2 are still
+ * advertised because librdkafka (kcat, ClickHouse's Kafka engine) only compresses with gzip, snappy or lz4
+ * when the broker's Produce range includes v0 (Kafka 4.0 had to do the same). Old message sets sent with them
+ * fail validation per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT.
  */
 export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 11,
   handle(req, ctx) {
     const { broker } = ctx;

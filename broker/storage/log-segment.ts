@@ -5,10 +5,21 @@ import { ATTRIBUTES, BATCH_LENGTH, CRC, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVER
 import type { BatchSummary } from '../protocol/record-batch/validate.ts';
 import { forEachRecord } from '../protocol/record-batch/records.ts';
 import { OffsetIndex } from './offset-index.ts';
+import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
 import { TimeIndex } from './time-index.ts';
 
 export function segmentName(baseOffset: number): string {
   return String(baseOffset).padStart(20, '0');
+}
+
+/** The smallest batchLength a v2 batch can have (its header after the length field). */
+const MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD;
+
+/** A segment whose bytes do not parse as batches where its index says they start. */
+export class CorruptSegmentError extends KafkaError {
+  constructor(path: string, position: number) {
+    super(ErrorCode.CORRUPT_MESSAGE, `${path} has no valid batch at byte ${position}: the segment or its index is damaged`);
+  }
 }
 
 /** Bytes read per step when scanning a segment (recovery, header walks). */
@@ -87,8 +98,10 @@ export class LogSegment {
     const header = Buffer.allocUnsafe(LAST_OFFSET_DELTA + 4);
     while (pos + HEADER_SIZE <= this.size) {
       if (readSync(this.fd, header, 0, header.length, pos) < header.length) break;
+      const length = header.readInt32BE(BATCH_LENGTH);
+      if (length < MIN_BATCH_LENGTH) throw new CorruptSegmentError(this.logPath, pos);
       next = readInt64(header, 0) + header.readInt32BE(LAST_OFFSET_DELTA) + 1;
-      pos += LOG_OVERHEAD + header.readInt32BE(BATCH_LENGTH);
+      pos += LOG_OVERHEAD + length;
     }
     return next;
   }
@@ -164,8 +177,11 @@ export class LogSegment {
     const header = Buffer.allocUnsafe(LAST_OFFSET_DELTA + 4);
     while (pos + HEADER_SIZE <= this.size) {
       readSync(this.fd, header, 0, header.length, pos);
+      const length = header.readInt32BE(BATCH_LENGTH);
+      // A damaged index can point into the middle of a batch: never walk on garbage (it could loop forever).
+      if (length < MIN_BATCH_LENGTH) throw new CorruptSegmentError(this.logPath, pos);
       if (readInt64(header, 0) + header.readInt32BE(LAST_OFFSET_DELTA) >= offset) return pos;
-      pos += LOG_OVERHEAD + header.readInt32BE(BATCH_LENGTH);
+      pos += LOG_OVERHEAD + length;
     }
     return -1;
   }
@@ -183,6 +199,7 @@ export class LogSegment {
     let end = 0;
     while (end + LOG_OVERHEAD <= buf.length) {
       const size = LOG_OVERHEAD + buf.readInt32BE(end + BATCH_LENGTH);
+      if (size < LOG_OVERHEAD + MIN_BATCH_LENGTH) throw new CorruptSegmentError(this.logPath, start + end);
       if (end + size > buf.length) {
         if (end === 0 && minOneBatch && size <= available) {
           buf = this.readAt(start, size);
@@ -203,6 +220,7 @@ export class LogSegment {
     const header = Buffer.allocUnsafe(HEADER_SIZE);
     while (pos + HEADER_SIZE <= this.size) {
       readSync(this.fd, header, 0, HEADER_SIZE, pos);
+      if (header.readInt32BE(BATCH_LENGTH) < MIN_BATCH_LENGTH) throw new CorruptSegmentError(this.logPath, pos);
       const size = LOG_OVERHEAD + header.readInt32BE(BATCH_LENGTH);
       if (readInt64(header, MAX_TIMESTAMP) >= timestamp) {
         let found: { offset: number; timestamp: number } | null = null;

@@ -4,6 +4,23 @@ import t from 'tap';
 import { kcat } from '../../helpers/kcat.ts';
 import { startBroker, removeDir, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { createTopics } from '../../helpers/admin.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readBatchHeader, compressionOf, LOG_OVERHEAD } from '../../../broker/protocol/record-batch/batch-header.ts';
+import { Codec } from '../../../broker/protocol/record-batch/compression.ts';
+
+/** The compression codecs of every batch stored for a topic, read from its segment files. */
+function storedCodecs(dataDir: string, topic: string): Set<number> {
+  const codecs = new Set<number>();
+  for (const p of [0, 1, 2]) {
+    const dir = join(dataDir, 'topics', topic, String(p));
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+      const data = readFileSync(join(dir, f));
+      for (let pos = 0; pos < data.length; pos += LOG_OVERHEAD + readBatchHeader(data, pos).batchLength) codecs.add(compressionOf(readBatchHeader(data, pos).attributes));
+    }
+  }
+  return codecs;
+}
 
 const MESSAGES = 100_000;
 const KEYS = 97;
@@ -79,6 +96,7 @@ for (const codec of codecs) {
       lastSeqOfKey.set(m.key, seq);
     }
     t.equal(orderViolations, 0, 'per-partition order kept');
+    t.same([...storedCodecs(broker.dataDir, topic)], [Codec[codec]], `every stored batch is ${codec}-compressed, as kcat sent it`);
     t.same([...partitionsSeen].sort(), [0, 1, 2], 'keys spread over all 3 partitions');
 
     // -Q: the offset for secondStart in each partition is the first message of the second half there.

@@ -109,7 +109,7 @@ t.test('unsupported ApiVersions version gets UNSUPPORTED_VERSION in v0 with our 
 t.test('unknown API key, unsupported version, bad sizes and garbage close the connection', async (t) => {
   const cases: [string, Buffer][] = [
     ['unknown api key', RawKafkaClient.encodeRequest(METADATA, 1, { topics: null }, 5).fill(0x7f, 4, 6)],
-    ['unsupported produce version', (() => { const f = RawKafkaClient.encodeRequest(PRODUCE, 9, produceBody(good()), 6); f.writeInt16BE(2, 6); return f; })()],
+    ['unsupported produce version', (() => { const f = RawKafkaClient.encodeRequest(PRODUCE, 9, produceBody(good()), 6); f.writeInt16BE(12, 6); return f; })()],
     ['negative size', Buffer.from([0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0])],
     ['size above socket.request.max.bytes', Buffer.from([0x7f, 0, 0, 0])],
     ['array length beyond the frame', (() => { const f = Buffer.alloc(4 + 14); f.writeInt32BE(14, 0); f.writeInt16BE(METADATA, 4); f.writeInt16BE(1, 6); f.writeInt32BE(9, 8); f.writeInt16BE(-1, 12); f.writeInt32BE(1_000_000, 14); return f; })()],
