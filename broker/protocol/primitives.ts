@@ -1,31 +1,42 @@
 /**
- * Kafka's primitive types (protocol.html, "Protocol Primitive Types"): readers and writers that generated
- * message codecs call field by field. Every length is checked against the bytes left before anything is
- * allocated or sliced, so a hostile frame costs at most its own size.
+ * Kafka's primitive types (protocol.html, "Protocol Primitive Types"): the reader and writer that generated
+ * message codecs call field by field. Hand-written and allocation-free apart from the values themselves,
+ * because every request and response of the broker goes through them.
+ *
+ * Decoding is defensive: every length is checked against the bytes left before anything is allocated or
+ * sliced, so a hostile frame costs at most its own size, and every malformed input throws
+ * ProtocolDecodeError (never a RangeError, never a hang).
  */
 export class ProtocolDecodeError extends Error {
   override name = 'ProtocolDecodeError';
 }
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** Kafka's Uuid.ZERO_UUID, the default of every uuid field. */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
+const TWO_32 = 4294967296;
 
+/** Reads big-endian primitives from a buffer; `limit` bounds reads (narrowed while inside a tagged field). */
 export class Reader {
   readonly buf: Buffer;
   offset: number;
+  /** Reads never go past this position: the buffer's end, or the end of the tagged field being read. */
+  limit: number;
 
   constructor(buf: Buffer, offset = 0) {
     this.buf = buf;
     this.offset = offset;
+    this.limit = buf.length;
   }
 
   remaining(): number {
-    return this.buf.length - this.offset;
+    return this.limit - this.offset;
   }
 
   private need(n: number, what: string): void {
-    if (n < 0 || this.offset + n > this.buf.length) {
+    if (this.offset + n > this.limit) {
       throw new ProtocolDecodeError(`${what}: needs ${n} bytes at offset ${this.offset}, ${this.remaining()} left`);
     }
   }
@@ -35,7 +46,8 @@ export class Reader {
     return this.buf.readInt8(this.offset++);
   }
   bool(): boolean {
-    return this.int8() !== 0;
+    this.need(1, 'bool');
+    return this.buf[this.offset++] !== 0;
   }
   int16(): number {
     this.need(2, 'int16');
@@ -61,13 +73,16 @@ export class Reader {
     this.offset += 4;
     return v;
   }
+  /**
+   * int64 as a JS number (offsets, timestamps and ids fit in 2^53). Two 32-bit halves give the same
+   * correctly rounded result as Number(readBigInt64BE()) without allocating a BigInt per read.
+   */
   int64(): number {
     this.need(8, 'int64');
-    // Offsets and timestamps fit in 2^53; the two halves avoid a BigInt per read.
     const hi = this.buf.readInt32BE(this.offset);
     const lo = this.buf.readUInt32BE(this.offset + 4);
     this.offset += 8;
-    return hi * 4294967296 + lo;
+    return hi * TWO_32 + lo;
   }
   float64(): number {
     this.need(8, 'float64');
@@ -75,146 +90,234 @@ export class Reader {
     this.offset += 8;
     return v;
   }
+  /** Unsigned varint of at most 5 bytes (Kafka's readUnsignedVarint); values up to 2^35 - 1. */
   uvarint(): number {
+    const buf = this.buf;
     let result = 0;
-    let shift = 0;
+    let scale = 1;
     for (let i = 0; i < 5; i++) {
-      this.need(1, 'varint');
-      const b = this.buf[this.offset++];
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
+      if (this.offset >= this.limit) throw new ProtocolDecodeError(`varint: truncated at offset ${this.offset}`);
+      const b = buf[this.offset++];
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
     }
-    throw new ProtocolDecodeError(`unsigned varint longer than 5 bytes at offset ${this.offset}`);
+    throw new ProtocolDecodeError(`varint: longer than 5 bytes at offset ${this.offset - 5}`);
   }
+  /** Zigzag-encoded signed varint (int32 range). */
   varint(): number {
     const u = this.uvarint();
+    if (u > 0xffffffff) throw new ProtocolDecodeError(`varint: ${u} is outside the int32 range`);
     return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
   }
+  /**
+   * Zigzag-encoded signed varlong (up to 10 bytes) as a number. The first 7 bytes (49 bits) are summed
+   * exactly as doubles; only longer encodings (beyond ±2^48) go through BigInt.
+   */
   varlong(): number {
-    let result = 0n;
+    const buf = this.buf;
+    const start = this.offset;
+    let u = 0;
+    let scale = 1;
+    for (let i = 0; i < 7; i++) {
+      if (this.offset >= this.limit) throw new ProtocolDecodeError(`varlong: truncated at offset ${this.offset}`);
+      const b = buf[this.offset++];
+      u += (b & 0x7f) * scale;
+      if (b < 0x80) return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+      scale *= 128;
+    }
+    this.offset = start;
+    return this.bigVarlong();
+  }
+  private bigVarlong(): number {
+    let u = 0n;
     let shift = 0n;
     for (let i = 0; i < 10; i++) {
-      this.need(1, 'varlong');
+      if (this.offset >= this.limit) throw new ProtocolDecodeError(`varlong: truncated at offset ${this.offset}`);
       const b = this.buf[this.offset++];
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return Number((result >> 1n) ^ -(result & 1n));
+      u |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return Number(BigInt.asIntN(64, (u >> 1n) ^ -(u & 1n)));
       shift += 7n;
     }
-    throw new ProtocolDecodeError(`varlong longer than 10 bytes at offset ${this.offset}`);
+    throw new ProtocolDecodeError(`varlong: longer than 10 bytes at offset ${this.offset - 10}`);
   }
+  /** 16 bytes as the canonical lower-case 8-4-4-4-12 form. */
   uuid(): string {
     this.need(16, 'uuid');
     const hex = this.buf.toString('hex', this.offset, this.offset + 16);
     this.offset += 16;
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
+
   private utf8(length: number, what: string): string {
     this.need(length, what);
-    const s = this.buf.toString('utf8', this.offset, this.offset + length);
+    const start = this.offset;
     this.offset += length;
-    return s;
+    return this.buf.toString('utf8', start, this.offset);
   }
+  /** Zero-copy: the returned buffer shares memory with the input frame. */
   private slice(length: number, what: string): Buffer {
     this.need(length, what);
-    const b = this.buf.subarray(this.offset, this.offset + length);
+    const start = this.offset;
     this.offset += length;
-    return b;
+    return this.buf.subarray(start, this.offset);
   }
   string(): string {
     const n = this.int16();
-    if (n < 0) throw new ProtocolDecodeError(`non-nullable string has length ${n}`);
+    if (n < 0) throw new ProtocolDecodeError(`string: non-nullable string has length ${n}`);
     return this.utf8(n, 'string');
   }
   nullableString(): string | null {
     const n = this.int16();
     if (n === -1) return null;
-    if (n < -1) throw new ProtocolDecodeError(`string length ${n}`);
-    return this.utf8(n, 'string');
+    if (n < -1) throw new ProtocolDecodeError(`nullable string: invalid length ${n}`);
+    return this.utf8(n, 'nullable string');
   }
   compactString(): string {
     const n = this.uvarint() - 1;
-    if (n < 0) throw new ProtocolDecodeError('non-nullable compact string is null');
+    if (n < 0) throw new ProtocolDecodeError('compact string: non-nullable string is null');
     return this.utf8(n, 'compact string');
   }
   compactNullableString(): string | null {
     const n = this.uvarint() - 1;
-    return n < 0 ? null : this.utf8(n, 'compact string');
+    return n < 0 ? null : this.utf8(n, 'compact nullable string');
   }
   bytes(): Buffer {
     const n = this.int32();
-    if (n < 0) throw new ProtocolDecodeError(`non-nullable bytes have length ${n}`);
+    if (n < 0) throw new ProtocolDecodeError(`bytes: non-nullable bytes have length ${n}`);
     return this.slice(n, 'bytes');
   }
   nullableBytes(): Buffer | null {
     const n = this.int32();
     if (n === -1) return null;
-    if (n < -1) throw new ProtocolDecodeError(`bytes length ${n}`);
-    return this.slice(n, 'bytes');
+    if (n < -1) throw new ProtocolDecodeError(`nullable bytes: invalid length ${n}`);
+    return this.slice(n, 'nullable bytes');
   }
   compactBytes(): Buffer {
     const n = this.uvarint() - 1;
-    if (n < 0) throw new ProtocolDecodeError('non-nullable compact bytes are null');
+    if (n < 0) throw new ProtocolDecodeError('compact bytes: non-nullable bytes are null');
     return this.slice(n, 'compact bytes');
   }
   compactNullableBytes(): Buffer | null {
     const n = this.uvarint() - 1;
-    return n < 0 ? null : this.slice(n, 'compact bytes');
+    return n < 0 ? null : this.slice(n, 'compact nullable bytes');
   }
+
   /**
-   * An array length; -1 is null. Each element takes at least one byte, so a count above the bytes left
-   * is malformed and is refused before any array is allocated.
+   * An int32 array length; -1 is null (returned as -1 when `nullable`, refused otherwise). `minElementSize`
+   * is the fewest bytes one element can take (the generator computes it per field), so a count that the
+   * bytes left cannot hold is refused before any array is allocated.
    */
-  arrayLength(nullable: boolean): number {
-    const n = this.int32();
-    return this.checkCount(n, nullable);
+  arrayLength(nullable: boolean, minElementSize = 1): number {
+    return this.checkCount(this.int32(), nullable, minElementSize, 'array');
   }
-  compactArrayLength(nullable: boolean): number {
-    const n = this.uvarint() - 1;
-    return this.checkCount(n, nullable);
+  /** A compact array length (uvarint of length + 1; 0 is null). */
+  compactArrayLength(nullable: boolean, minElementSize = 1): number {
+    return this.checkCount(this.uvarint() - 1, nullable, minElementSize, 'compact array');
   }
-  private checkCount(n: number, nullable: boolean): number {
-    if (n < -1 || (n === -1 && !nullable)) throw new ProtocolDecodeError(`array length ${n}`);
-    if (n > this.remaining()) throw new ProtocolDecodeError(`array of ${n} elements with ${this.remaining()} bytes left`);
+  private checkCount(n: number, nullable: boolean, minElementSize: number, what: string): number {
+    if (n < 0) {
+      if (n === -1 && nullable) return -1;
+      throw new ProtocolDecodeError(`${what}: ${n === -1 ? 'non-nullable array is null' : `invalid length ${n}`}`);
+    }
+    if (n * (minElementSize > 0 ? minElementSize : 1) > this.remaining()) {
+      throw new ProtocolDecodeError(`${what}: ${n} elements cannot fit in the ${this.remaining()} bytes left`);
+    }
     return n;
   }
-  /** Skips a tagged-field section, calling onTag for each field (unknown tags are skipped). */
-  taggedFields(onTag?: (tag: number, r: Reader, size: number) => void): void {
-    const count = this.uvarint();
-    if (count > this.remaining()) throw new ProtocolDecodeError(`${count} tagged fields with ${this.remaining()} bytes left`);
-    for (let i = 0; i < count; i++) {
+
+  // Tagged fields (flexible versions): uvarint count, then per field uvarint tag, uvarint size, data.
+
+  /** The count of a tagged-field section; every field takes at least 2 bytes (tag and size). */
+  taggedFieldCount(): number {
+    const n = this.uvarint();
+    if (n * 2 > this.remaining()) throw new ProtocolDecodeError(`tagged fields: ${n} fields cannot fit in the ${this.remaining()} bytes left`);
+    return n;
+  }
+  /**
+   * After the tag: reads the field's size and narrows `limit` to the field, so a field's reader cannot run
+   * into the next one. Returns the previous limit for endTaggedField.
+   */
+  beginTaggedField(): number {
+    const size = this.uvarint();
+    this.need(size, 'tagged field');
+    const outer = this.limit;
+    this.limit = this.offset + size;
+    return outer;
+  }
+  /** Skips whatever of the field was not read (unknown tags, newer sub-fields) and restores the limit. */
+  endTaggedField(outer: number): void {
+    this.offset = this.limit;
+    this.limit = outer;
+  }
+  /** A tagged-field section none of whose tags the struct knows: every field is skipped. */
+  skipTaggedFields(): void {
+    for (let n = this.taggedFieldCount(); n > 0; n--) {
+      this.uvarint();
+      this.endTaggedField(this.beginTaggedField());
+    }
+  }
+  /** For hand-written codecs: calls onTag for each tagged field with the reader bounded to that field. */
+  taggedFields(onTag: (tag: number, r: Reader, size: number) => void): void {
+    for (let n = this.taggedFieldCount(); n > 0; n--) {
       const tag = this.uvarint();
-      const size = this.uvarint();
-      this.need(size, 'tagged field');
-      const end = this.offset + size;
-      if (onTag) {
-        const sub = new Reader(this.buf.subarray(0, end), this.offset);
-        onTag(tag, sub, size);
-      }
-      this.offset = end;
+      const outer = this.beginTaggedField();
+      onTag(tag, this, this.limit - this.offset);
+      this.endTaggedField(outer);
     }
   }
 }
 
+function uvarintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Where each byte's two hex digits start in the 36-character uuid form. */
+const UUID_PAIRS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+function clampInt64(v: number, what: string): bigint {
+  if (Number.isNaN(v)) throw new Error(`${what}: NaN cannot be encoded`);
+  const b = v === Infinity ? INT64_MAX : v === -Infinity ? INT64_MIN : BigInt(Math.trunc(v));
+  return b > INT64_MAX ? INT64_MAX : b < INT64_MIN ? INT64_MIN : b;
+}
+
 /**
- * Growable writer. Small fields go into a scratch buffer; `records` fields are appended as separate chunks
- * so fetched record data goes from the log to the socket without being copied into a response buffer.
+ * Growable writer. Fields go into one scratch buffer; `records` data is not copied but noted as a chunk of
+ * its own between scratch segments, so fetched record batches go from the log to the socket untouched.
+ * `finish()` returns the scratch segments and record chunks in order; `size` counts every byte written.
  */
 export class Writer {
-  private chunks: Buffer[] = [];
   private buf: Buffer;
   private pos = 0;
-  private flushedBytes = 0;
-  /** Absolute position → [chunk index or -1 for the current scratch, offset within] is resolved on patch. */
-  private chunkStarts: number[] = [];
+  /**
+   * The output in order: a number ends a scratch segment (which starts where the previous one ended), a
+   * Buffer is a record chunk. Segments are cut into Buffers only in finish(), so appending a record costs
+   * no allocation, and positions in the scratch stay valid when it grows (growth copies all of it).
+   */
+  private readonly parts: (number | Buffer)[] = [];
+  /** Scratch offset where the segment not yet in `parts` starts. */
+  private mark = 0;
+  private recordBytes = 0;
 
   constructor(initialSize = 256) {
-    this.buf = Buffer.allocUnsafe(initialSize);
+    this.buf = Buffer.allocUnsafe(Math.max(16, initialSize));
   }
 
   /** Total bytes written so far. */
   get size(): number {
-    return this.flushedBytes + this.pos;
+    return this.pos + this.recordBytes;
   }
 
   private ensure(n: number): void {
@@ -229,61 +332,73 @@ export class Writer {
     this.buf.writeInt8(v, this.pos++);
   }
   bool(v: boolean): void {
-    this.int8(v ? 1 : 0);
+    this.ensure(1);
+    this.buf[this.pos++] = v ? 1 : 0;
   }
   int16(v: number): void {
     this.ensure(2);
-    this.buf.writeInt16BE(v, this.pos);
-    this.pos += 2;
+    this.pos = this.buf.writeInt16BE(v, this.pos);
   }
   uint16(v: number): void {
     this.ensure(2);
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
+    this.pos = this.buf.writeUInt16BE(v, this.pos);
   }
   int32(v: number): void {
     this.ensure(4);
-    this.buf.writeInt32BE(v, this.pos);
-    this.pos += 4;
+    this.pos = this.buf.writeInt32BE(v, this.pos);
   }
   uint32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32BE(v, this.pos);
-    this.pos += 4;
+    this.pos = this.buf.writeUInt32BE(v, this.pos);
   }
+  /**
+   * int64 from a number. Values beyond int64 (Number(Long.MAX_VALUE) is 2^63, one past it) clamp to the
+   * int64 range so such sentinels round-trip; fractions truncate; NaN is a caller bug and throws.
+   */
   int64(v: number): void {
     this.ensure(8);
     if (Number.isSafeInteger(v)) {
-      const hi = Math.floor(v / 4294967296);
+      const hi = Math.floor(v / TWO_32);
       this.buf.writeInt32BE(hi, this.pos);
-      this.buf.writeUInt32BE(v - hi * 4294967296, this.pos + 4);
+      this.buf.writeUInt32BE(v - hi * TWO_32, this.pos + 4);
     } else {
-      let b = BigInt(Math.trunc(Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE));
-      if (b > INT64_MAX) b = INT64_MAX;
-      if (b < INT64_MIN) b = INT64_MIN;
-      this.buf.writeBigInt64BE(b, this.pos);
+      this.buf.writeBigInt64BE(clampInt64(v, 'int64'), this.pos);
     }
     this.pos += 8;
   }
   float64(v: number): void {
     this.ensure(8);
-    this.buf.writeDoubleBE(v, this.pos);
-    this.pos += 8;
+    this.pos = this.buf.writeDoubleBE(v, this.pos);
   }
+  /** Unsigned varint; v must be an integer in [0, 2^35). */
   uvarint(v: number): void {
     this.ensure(5);
+    const buf = this.buf;
     while (v >= 0x80) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      buf[this.pos++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);
     }
-    this.buf[this.pos++] = v;
+    buf[this.pos++] = v;
   }
+  /** Zigzag signed varint (int32). */
   varint(v: number): void {
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
+  /** Zigzag signed varlong; numbers only go through BigInt beyond ±2^52 (clamped to int64 like int64()). */
   varlong(v: number): void {
-    let z = (BigInt(v) << 1n) ^ (BigInt(v) >> 63n);
-    z &= 0xffffffffffffffffn;
+    if (v >= -4503599627370496 && v < 4503599627370496 && Number.isInteger(v)) {
+      let z = v >= 0 ? v * 2 : -v * 2 - 1;
+      this.ensure(8);
+      const buf = this.buf;
+      while (z >= 0x80) {
+        buf[this.pos++] = (z % 128) | 0x80;
+        z = Math.floor(z / 128);
+      }
+      buf[this.pos++] = z;
+      return;
+    }
+    const b = clampInt64(v, 'varlong');
+    let z = BigInt.asUintN(64, (b << 1n) ^ (b >> 63n));
     this.ensure(10);
     while (z >= 0x80n) {
       this.buf[this.pos++] = Number(z & 0x7fn) | 0x80;
@@ -291,30 +406,51 @@ export class Writer {
     }
     this.buf[this.pos++] = Number(z);
   }
+  /** A uuid in 8-4-4-4-12 hex form (either case), parsed by hand: no substrings, no regular expressions. */
   uuid(v: string): void {
-    const hex = v.replace(/-/g, '');
-    if (hex.length !== 32 || !/^[0-9a-fA-F]+$/.test(hex)) throw new Error(`invalid uuid '${v}'`);
+    if (v.length !== 36 || v.charCodeAt(8) !== 45 || v.charCodeAt(13) !== 45 || v.charCodeAt(18) !== 45 || v.charCodeAt(23) !== 45) {
+      throw new Error(`invalid uuid '${v}'`);
+    }
     this.ensure(16);
-    this.buf.write(hex, this.pos, 16, 'hex');
+    const buf = this.buf;
+    for (let k = 0; k < 16; k++) {
+      const i = UUID_PAIRS[k];
+      const hi = nibble(v.charCodeAt(i));
+      const lo = nibble(v.charCodeAt(i + 1));
+      if ((hi | lo) < 0) throw new Error(`invalid uuid '${v}'`);
+      buf[this.pos + k] = (hi << 4) | lo;
+    }
     this.pos += 16;
   }
-  private raw(b: Buffer): void {
+
+  /** Copies bytes into the scratch buffer (small byte fields; record data goes through `records`). */
+  raw(b: Uint8Array): void {
     this.ensure(b.length);
-    b.copy(this.buf, this.pos);
+    this.buf.set(b, this.pos);
     this.pos += b.length;
   }
   string(v: string): void {
-    const n = Buffer.byteLength(v);
-    this.int16(n);
-    this.ensure(n);
-    this.pos += this.buf.write(v, this.pos, 'utf8');
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: reserve that, write once, then fill in the length.
+    this.ensure(2 + v.length * 3);
+    const n = this.buf.write(v, this.pos + 2, 'utf8');
+    if (n > 32767) throw new Error(`string of ${n} bytes does not fit an int16 length`);
+    this.buf.writeInt16BE(n, this.pos);
+    this.pos += 2 + n;
   }
   nullableString(v: string | null): void {
     if (v === null) this.int16(-1);
     else this.string(v);
   }
   compactString(v: string): void {
-    const n = Buffer.byteLength(v);
+    if (v.length < 42) {
+      // At most 123 bytes, so the uvarint length (n + 1 < 128) is one byte: write once, no byteLength pass.
+      this.ensure(1 + v.length * 3);
+      const n = this.buf.write(v, this.pos + 1, 'utf8');
+      this.buf[this.pos] = n + 1;
+      this.pos += 1 + n;
+      return;
+    }
+    const n = Buffer.byteLength(v, 'utf8');
     this.uvarint(n + 1);
     this.ensure(n);
     this.pos += this.buf.write(v, this.pos, 'utf8');
@@ -323,108 +459,143 @@ export class Writer {
     if (v === null) this.uvarint(0);
     else this.compactString(v);
   }
-  bytes(v: Buffer): void {
+  bytes(v: Uint8Array): void {
     this.int32(v.length);
     this.raw(v);
   }
-  nullableBytes(v: Buffer | null): void {
+  nullableBytes(v: Uint8Array | null): void {
     if (v === null) this.int32(-1);
     else this.bytes(v);
   }
-  compactBytes(v: Buffer): void {
+  compactBytes(v: Uint8Array): void {
     this.uvarint(v.length + 1);
     this.raw(v);
   }
-  compactNullableBytes(v: Buffer | null): void {
+  compactNullableBytes(v: Uint8Array | null): void {
     if (v === null) this.uvarint(0);
     else this.compactBytes(v);
   }
+  /** int32 array length, -1 for null. */
   arrayLength(n: number | null): void {
     this.int32(n === null ? -1 : n);
   }
+  /** Compact array length (n + 1, 0 for null). */
   compactArrayLength(n: number | null): void {
     this.uvarint(n === null ? 0 : n + 1);
   }
-  /** Records: length prefix, then the data as zero-copy chunks (small pieces are copied; big ones are not). */
+
+  /**
+   * A records field: the length prefix (int32, or compact uvarint length + 1; null as -1 / 0), then the
+   * buffers appended as chunks of their own, never copied. The fetch hot path relies on this.
+   */
   records(v: Buffer | readonly Buffer[] | null, compact: boolean): void {
     if (v === null) {
       if (compact) this.uvarint(0);
       else this.int32(-1);
       return;
     }
-    const parts = Buffer.isBuffer(v) ? [v] : v;
-    let total = 0;
-    for (const p of parts) total += p.length;
-    if (compact) this.uvarint(total + 1);
-    else this.int32(total);
-    for (const p of parts) {
-      if (p.length < 1024) this.raw(p);
-      else this.appendChunk(p);
-    }
-  }
-  private appendChunk(b: Buffer): void {
-    if (this.pos > 0) {
-      this.chunkStarts.push(this.flushedBytes);
-      this.chunks.push(this.buf.subarray(0, this.pos));
-      this.flushedBytes += this.pos;
-      this.buf = this.buf.length - this.pos >= 256 ? this.buf.subarray(this.pos) : Buffer.allocUnsafe(256);
-      this.pos = 0;
-    }
-    this.chunkStarts.push(this.flushedBytes);
-    this.chunks.push(b);
-    this.flushedBytes += b.length;
-  }
-  /** Empty tagged-field section (no tagged fields to write). */
-  emptyTaggedFields(): void {
-    this.uvarint(0);
-  }
-  /** Writes the tagged fields given as [tag, encoder] pairs, sorted by tag as the protocol requires. */
-  taggedFields(fields: [number, (w: Writer) => void][]): void {
-    this.uvarint(fields.length);
-    fields.sort((a, b) => a[0] - b[0]);
-    for (const [tag, encode] of fields) {
-      const sub = new Writer(64);
-      encode(sub);
-      const data = sub.finishSingle();
-      this.uvarint(tag);
-      this.uvarint(data.length);
-      this.raw(data);
-    }
-  }
-  /** Reserves 4 bytes (e.g. a frame size) to fill in later with patchInt32. Returns their position. */
-  reserveInt32(): number {
-    const at = this.size;
-    this.int32(0);
-    return at;
-  }
-  /** Writes v at an absolute position reserved earlier (reserved ints never straddle a zero-copy chunk). */
-  patchInt32(at: number, v: number): void {
-    if (at >= this.flushedBytes) {
-      this.buf.writeInt32BE(v, at - this.flushedBytes);
+    if (Buffer.isBuffer(v)) {
+      if (compact) this.uvarint(v.length + 1);
+      else this.int32(v.length);
+      if (v.length > 0) this.appendChunk(v);
       return;
     }
-    for (let i = this.chunks.length - 1; i >= 0; i--) {
-      if (this.chunkStarts[i] <= at) {
-        this.chunks[i].writeInt32BE(v, at - this.chunkStarts[i]);
-        return;
+    let total = 0;
+    for (let i = 0; i < v.length; i++) total += v[i].length;
+    if (compact) this.uvarint(total + 1);
+    else this.int32(total);
+    for (let i = 0; i < v.length; i++) if (v[i].length > 0) this.appendChunk(v[i]);
+  }
+  private appendChunk(b: Buffer): void {
+    if (this.pos > this.mark) {
+      this.parts.push(this.pos);
+      this.mark = this.pos;
+    }
+    this.parts.push(b);
+    this.recordBytes += b.length;
+  }
+
+  /** A tagged-field section with no fields. */
+  emptyTaggedFields(): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0;
+  }
+  /**
+   * Starts one tagged field: writes the tag and reserves a one-byte size. Returns a position for
+   * endTaggedField, which fills in the size (moving the data along in the rare case it needs more bytes).
+   * Callers write the section's field count first, then the fields in ascending tag order.
+   */
+  beginTaggedField(tag: number): number {
+    this.uvarint(tag);
+    this.ensure(1);
+    const at = this.pos;
+    this.buf[this.pos++] = 0;
+    return at;
+  }
+  endTaggedField(at: number): void {
+    // The size is patched in the scratch: record chunks in between would not be counted, nor could be moved.
+    if (this.mark > at) throw new Error('tagged field: records cannot be written inside a tagged field');
+    const length = this.pos - at - 1;
+    if (length < 0x80) {
+      this.buf[at] = length;
+      return;
+    }
+    const extra = uvarintSize(length) - 1;
+    this.ensure(extra);
+    this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
+    const end = this.pos + extra;
+    this.pos = at;
+    this.uvarint(length);
+    this.pos = end;
+  }
+  /** For hand-written codecs: a whole tagged-field section from [tag, encoder] pairs in any order. */
+  taggedFields(fields: readonly (readonly [number, (w: Writer) => void])[]): void {
+    const sorted = [...fields].sort((a, b) => a[0] - b[0]);
+    this.uvarint(sorted.length);
+    for (const [tag, encode] of sorted) {
+      const at = this.beginTaggedField(tag);
+      encode(this);
+      this.endTaggedField(at);
+    }
+  }
+
+  /**
+   * Reserves 4 bytes (e.g. a frame size) to fill in later with patchInt32. Returns an opaque position:
+   * the server writes a placeholder, the header and body (record chunks included), then the size.
+   */
+  reserveInt32(): number {
+    this.ensure(4);
+    const at = this.pos;
+    this.pos += 4;
+    return at;
+  }
+  /** Writes v into the 4 bytes reserved at `at` (they are always in the scratch, whatever came after). */
+  patchInt32(at: number, v: number): void {
+    if (at < 0 || at + 4 > this.pos) throw new RangeError(`patchInt32: no reserved int at ${at}`);
+    this.buf.writeInt32BE(v, at);
+  }
+  /** The bytes written, as chunks in order (record data among them, uncopied). The writer is done. */
+  finish(): Buffer[] {
+    if (this.pos > this.mark) {
+      this.parts.push(this.pos);
+      this.mark = this.pos;
+    }
+    const chunks: Buffer[] = new Array(this.parts.length);
+    let start = 0;
+    for (let i = 0; i < this.parts.length; i++) {
+      const p = this.parts[i];
+      if (typeof p === 'number') {
+        chunks[i] = this.buf.subarray(start, p);
+        start = p;
+      } else {
+        chunks[i] = p;
       }
     }
+    return chunks;
   }
-  /** The bytes written, as chunks in order (zero-copy record data among them). */
-  finish(): Buffer[] {
-    if (this.pos > 0) {
-      this.chunks.push(this.buf.subarray(0, this.pos));
-      this.chunkStarts.push(this.flushedBytes);
-      this.flushedBytes += this.pos;
-      this.buf = Buffer.alloc(0);
-      this.pos = 0;
-    }
-    return this.chunks;
-  }
+  /** finish() as one buffer (copies only when record chunks were appended). */
   finishSingle(): Buffer {
-    const chunks = this.finish();
-    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    if (this.recordBytes === 0) return this.buf.subarray(0, this.pos);
+    return Buffer.concat(this.finish(), this.size);
   }
 }
-
-export { ZERO_UUID };
