@@ -67,7 +67,10 @@ export class Connection {
         if (result instanceof Promise) {
           result.then(
             (chunks) => {
+              // Corked like the synchronous path, so a multi-chunk response goes out as one writev.
+              this.socket.cork();
               this.write(chunks);
+              this.socket.uncork();
               this.process();
             },
             (err) => this.fail(err),
