@@ -1,6 +1,6 @@
 import { condition, intersect, isEmpty, type VersionRange } from './versions.ts';
 import type { FieldSpec, StructSpec } from './schema.ts';
-import { NUMBER_TYPES, choose, defaultExpr, elementMinSize, elementType, flexCondition, flexibleWithin, tsType, type EmitContext } from './field-types.ts';
+import { NUMBER_TYPES, choose, defaultExpr, elementMinSize, elementType, flexCondition, taggedSectionOf, tsType, type EmitContext } from './field-types.ts';
 
 /**
  * Emits a struct's decoder: straight-line reads into locals (version tests as plain comparisons, decided
@@ -88,10 +88,9 @@ function readArray(f: FieldSpec, within: VersionRange, tagged: boolean, ctx: Emi
 
 /** The tagged-field section of flexible versions: known tags are read, unknown ones skipped. */
 function taggedSection(s: StructSpec, ctx: EmitContext): string[] {
-  const flexRange = flexibleWithin(s, ctx);
-  const flex = condition(flexRange, s.versions);
-  if (flex === 'false') return [];
-  const tagged = s.fields.filter((f) => !isEmpty(f.tagged)).sort((a, b) => a.tag! - b.tag!);
+  const section = taggedSectionOf(s, ctx);
+  if (!section) return [];
+  const { flexRange, flex, tagged } = section;
   const body: string[] = [];
   if (tagged.length === 0) body.push('r.skipTaggedFields();');
   else {

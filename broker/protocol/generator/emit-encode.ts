@@ -1,6 +1,6 @@
 import { condition, intersect, isEmpty, type VersionRange } from './versions.ts';
 import type { FieldSpec, StructSpec } from './schema.ts';
-import { NUMBER_TYPES, canBeNull, choose, defaultExpr, elementType, flexCondition, flexibleWithin, presentExpr, type EmitContext } from './field-types.ts';
+import { NUMBER_TYPES, canBeNull, choose, defaultExpr, elementType, flexCondition, taggedSectionOf, presentExpr, type EmitContext } from './field-types.ts';
 
 /**
  * Emits a struct's encoder: fields in definition order, each behind a version test when the struct's
@@ -88,10 +88,9 @@ function writeLines(f: FieldSpec, s: StructSpec, within: VersionRange, tagged: b
 
 /** The tagged-field section: the count of fields that differ from their defaults, then those, by tag. */
 function taggedSection(s: StructSpec, ctx: EmitContext): string[] {
-  const flexRange = flexibleWithin(s, ctx);
-  const flex = condition(flexRange, s.versions);
-  if (flex === 'false') return [];
-  const tagged = s.fields.filter((f) => !isEmpty(f.tagged)).sort((a, b) => a.tag! - b.tag!);
+  const section = taggedSectionOf(s, ctx);
+  if (!section) return [];
+  const { flexRange, flex, tagged } = section;
   const body: string[] = [];
   if (tagged.length === 0) body.push('w.emptyTaggedFields();');
   else {

@@ -174,3 +174,15 @@ export function docComment(f: FieldSpec, indent: string): string {
   const about = f.about.replace(/\*\//g, '*\u200b/').replace(/\s+/g, ' ').trim();
   return `${indent}/** ${about ? `${about} ` : ''}(${notes.join('; ')}) */`;
 }
+
+/**
+ * What the decoder and encoder both need for a struct's tagged-field section: the flexible versions it
+ * exists in, their test, and the tagged fields in tag order; null when the struct is never flexible.
+ */
+export function taggedSectionOf(s: StructSpec, ctx: EmitContext): { flexRange: VersionRange; flex: string; tagged: FieldSpec[] } | null {
+  const flexRange = flexibleWithin(s, ctx);
+  const flex = condition(flexRange, s.versions);
+  if (flex === 'false') return null;
+  const tagged = s.fields.filter((f) => !isEmpty(f.tagged)).sort((a, b) => a.tag! - b.tag!);
+  return { flexRange, flex, tagged };
+}
