@@ -96,7 +96,11 @@ for (const codec of codecs) {
       lastSeqOfKey.set(m.key, seq);
     }
     t.equal(orderViolations, 0, 'per-partition order kept');
-    t.same([...storedCodecs(broker.dataDir, topic)], [Codec[codec]], `every stored batch is ${codec}-compressed, as kcat sent it`);
+    // librdkafka sends a batch uncompressed when compressing would not shrink it (tiny tail batches), so
+    // "none" may appear beside the codec; anything else would mean the broker rewrote what it stored.
+    const stored = storedCodecs(broker.dataDir, topic);
+    t.ok(stored.has(Codec[codec]), `batches are stored ${codec}-compressed, as kcat sent them`);
+    t.same([...stored].filter((c) => c !== Codec[codec] && c !== Codec.none), [], 'no batch carries any other codec');
     t.same([...partitionsSeen].sort(), [0, 1, 2], 'keys spread over all 3 partitions');
 
     // -Q: the offset for secondStart in each partition is the first message of the second half there.
