@@ -29,6 +29,8 @@ export const MetricPoint = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Summaries: how many observations `value` (their sum) and the quantiles cover. */
+    count: Type.Optional(Type.Number({ minimum: 0 })),
     quantiles: Type.Optional(Type.Array(Type.Object({ quantile: Type.Number({ minimum: 0, maximum: 1 }), value: Type.Number() }, { additionalProperties: false }), { maxItems: 100 })),
     attributes: Type.Optional(Attributes),
     resource: Resource,

@@ -80,7 +80,7 @@ export function metricsFromOtlp(request: unknown, now: number): MetricPoint[] {
         } else if (m.summary) {
           for (const p of list(m.summary.dataPoints, 'dataPoints')) {
             const quantiles = list(p.quantileValues, 'quantileValues').map((q) => ({ quantile: Number(q.quantile ?? 0), value: Number(q.value ?? 0) }));
-            out.push({ ...base, ...times(p), type: 'summary', value: Number(p.sum ?? 0), quantiles, attributes: attributes(p.attributes) });
+            out.push({ ...base, ...times(p), type: 'summary', value: Number(p.sum ?? 0), count: Number(p.count ?? 0), quantiles, attributes: attributes(p.attributes) });
           }
         } else if (m.exponentialHistogram) {
           throw new OtlpShapeError(`metric '${m.name}' is an exponential histogram, which is not supported yet: configure explicit-bucket histograms`);
