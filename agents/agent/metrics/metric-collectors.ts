@@ -1,0 +1,31 @@
+import type { MetricPoint } from '../../events/metric-point.ts';
+import type { AgentConfig } from '../config.ts';
+
+/** A periodic source of metric points: host metrics, or one Prometheus scrape target. */
+export interface MetricCollector {
+  name: string;
+  kind: 'host_metrics' | 'scrape';
+  intervalMs: number;
+  collect(now: number): Promise<MetricPoint[]>;
+}
+
+/** Loads only the sources the config asks for. */
+export async function metricCollectors(config: AgentConfig): Promise<MetricCollector[]> {
+  const out: MetricCollector[] = [];
+  if (config.hostMetrics.enabled) {
+    const { HostMetricsCollector } = await import('./host-metrics.ts');
+    const host = new HostMetricsCollector({ procRoot: config.hostMetrics.procRoot, hostName: config.hostName });
+    out.push({ name: 'host metrics', kind: 'host_metrics', intervalMs: config.hostMetrics.intervalMs, collect: (now) => host.collect(now) });
+  }
+  if (config.scrape.length === 0) return out;
+  const { scrapePrometheus } = await import('./prometheus-scraper.ts');
+  for (const s of config.scrape) {
+    out.push({
+      name: `scrape ${s.job} (${s.url})`,
+      kind: 'scrape',
+      intervalMs: s.intervalMs,
+      collect: (now) => scrapePrometheus({ url: s.url, job: s.job, timeoutMs: s.timeoutMs, hostName: config.hostName }, now),
+    });
+  }
+  return out;
+}
