@@ -1,8 +1,9 @@
+import { agentCommand } from './commands/agent.ts';
 import { brokerCommand } from './commands/broker.ts';
 import { collectorCommand } from './commands/collector.ts';
 import type { Command } from './commands/command.ts';
 
-const commands: Command[] = [brokerCommand, collectorCommand];
+const commands: Command[] = [brokerCommand, collectorCommand, agentCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
