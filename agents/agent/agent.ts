@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { MetricPoint } from '../events/metric-point.ts';
+import { serveMetrics, type MetricsEndpoint } from '../../lib/metrics-endpoint.ts';
 import { AgentMetrics } from './agent-metrics.ts';
 import { loadState, StateWriter, type AgentState } from './agent-state.ts';
 import type { AgentConfig } from './config.ts';
@@ -49,7 +49,7 @@ function lockStateDir(dir: string): string {
  */
 export class Agent {
   private readonly timers: NodeJS.Timeout[] = [];
-  private server: Server | null = null;
+  private endpoint: MetricsEndpoint | null = null;
   metricsPort = 0;
 
   readonly config: AgentConfig;
@@ -106,7 +106,16 @@ export class Agent {
       acknowledged: (file, position) => tailer?.acknowledge(file, position),
       drained: () => tailer?.nudge(),
     });
-    const collectors = await metricCollectors(config);
+    const reported = new Set<string>();
+    const collectors = await metricCollectors(config, {
+      partialFailure: (kind, message) => {
+        metrics.errors.inc({ kind });
+        // Every interval would repeat it: say it once, count it always.
+        if (!reported.has(message)) log.warn(`${kind}: ${message} (reported once; counted in tributary_agent_errors_total)`);
+        reported.add(message);
+      },
+      skipped: (kind, count) => metrics.dropped.inc({ source: kind, reason: 'unrepresentable_sample' }, count),
+    });
     const agent = new Agent(config, log, lock, state, buffer, metrics, stateWriter, tailer, shipper, collectors);
     await agent.begin();
     return agent;
@@ -132,7 +141,7 @@ export class Agent {
     );
     this.log.info(
       `ready: agent ${this.state.agentId} on ${this.config.hostName}, ${this.config.files.length} file sources, ${this.collectors.length} metric sources, shipping to ${this.config.brokers.join(',')}` +
-        (this.server ? `, metrics on http://${this.config.metricsListen!.host}:${this.metricsPort}/metrics` : ''),
+        (this.endpoint ? `, metrics on http://${this.config.metricsListen!.host}:${this.metricsPort}/metrics` : ''),
     );
   }
 
@@ -160,34 +169,9 @@ export class Agent {
     this.shipper.nudge();
   }
 
-  private serveMetrics(listen: { host: string; port: number }): Promise<void> {
-    const server = createServer((req, res) => {
-      if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
-        this.metrics.bufferBytes.set(this.buffer.bytes);
-        this.metrics.bufferRecords.set(this.buffer.records);
-        this.metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-          res.end(text);
-        }, (err: Error) => {
-          res.writeHead(500).end(err.message);
-        });
-        return;
-      }
-      if (req.method === 'GET' && req.url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', bufferRecords: this.buffer.records }));
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the agent serves /metrics and /healthz\n');
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        const address = server.address();
-        this.metricsPort = address && typeof address === 'object' ? address.port : listen.port;
-        resolve();
-      });
-    });
+  private async serveMetrics(listen: { host: string; port: number }): Promise<void> {
+    this.endpoint = await serveMetrics(this.metrics.registry, listen, () => ({ status: 'ok', bufferRecords: this.buffer.records }));
+    this.metricsPort = this.endpoint.port;
   }
 
   /** Stops reading, lets the shipper finish its current attempt, saves the state. Buffered records stay for the next run. */
@@ -198,7 +182,7 @@ export class Agent {
     await this.stateWriter.save();
     await this.buffer.sync();
     this.buffer.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.endpoint?.close();
     rmSync(this.lock, { force: true });
     this.log.info('stopped');
   }

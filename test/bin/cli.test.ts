@@ -1,5 +1,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/broker-process.ts';
 
@@ -32,4 +34,19 @@ t.test('bad flags get a clear message and exit code 2', async (t) => {
   const cmd = run('nosuch');
   t.equal(cmd.status, 2);
   t.match(cmd.stderr, /unknown command 'nosuch'/);
+});
+
+t.test('agent: --check validates the config; a bad config is refused with the field named, exit code 2', async (t) => {
+  const ok = run('agent', '--config', join(repoRoot, 'agents/agent/agent.example.yaml'), '--check');
+  t.equal(ok.status, 0, ok.stderr);
+  t.match(ok.stdout, /configuration OK: 1 file sources, host metrics on, 1 scrape targets/);
+  const dir = mkdtempSync(join(tmpdir(), 'cli-agent-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'bad.yaml'), 'brokers: [127.0.0.1:9092]\nstate_dir: s\nfiles:\n  - include: [x]\n    parser: { type: regex, pattern: "(" }\n');
+  const bad = run('agent', '--config', join(dir, 'bad.yaml'));
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /bad\.yaml: files\.0\.parser\.pattern: invalid regular expression/);
+  const missing = run('agent');
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /--config is required/);
 });
