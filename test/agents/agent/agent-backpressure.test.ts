@@ -1,6 +1,7 @@
 // Acceptance: while the broker is unreachable the bounded disk buffer fills; then tailing pauses
 // (backpressure) instead of dropping lines, metrics that cannot wait are dropped by policy and counted,
-// and when the broker comes up the buffer drains in order with every line exactly once.
+// and when the broker comes up the buffer drains in order with every line exactly once. Ships lz4
+// (the tailing test ships zstd).
 import t from 'tap';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ t.test('a full buffer pauses tailing, drops metrics by policy with a count, and 
     host_metrics: { interval: '200ms' },
     buffer: { max_bytes: '256KiB', segment_bytes: '64KiB' },
     tail: { poll_interval: '50ms', glob_interval: '200ms', read_chunk_bytes: '16KiB' },
-    shipping: { linger: '10ms', batch_max_bytes: '64KiB', min_backoff: '50ms', max_backoff: '300ms', request_timeout: '2s' },
+    shipping: { linger: '10ms', batch_max_bytes: '64KiB', min_backoff: '50ms', max_backoff: '300ms', request_timeout: '2s', compression: 'lz4' },
   });
   t.teardown(async () => {
     await agent.kill();
