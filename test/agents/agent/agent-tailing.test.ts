@@ -58,11 +58,13 @@ t.test('200,000 lines through rotation, truncation, two agent restarts and a bro
 
   agent = await startAgent(dir, config);
   await writeBoth(20_000);
+  // Rotation is about files the agent follows: make sure it found a.log before it is renamed.
+  await until('the agent to tail a.log', async () => ((await agent!.metrics()).get(`tributary_agent_lines_read_total{file="${join(logs, 'a.log')}"}`) ?? 0) > 0, 30_000);
   renameSync(join(logs, 'a.log'), join(logs, 'a.log.1')); // rotation by rename; the writer reopens a.log
   await writeBoth(10_000);
   // The agent has to have seen the new a.log before it goes down: a file created and rotated away while
   // no agent runs is outside every tailer's reach.
-  await until('the agent to follow the rotation', async () => ((await agent!.metrics()).get('tributary_agent_files_open') ?? 0) >= 3, 10_000);
+  await until('the agent to follow the rotation', async () => ((await agent!.metrics()).get('tributary_agent_file_rotations_total{kind="rename"}') ?? 0) >= 1, 30_000);
 
   await agent.kill(); // restart 1: a crash
   previous.push(agent.output());
