@@ -21,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../../../broker/server/logger.ts';
 import { RemoteWriteClient, RemoteWriteRejectedError, type RemoteWriteSeries } from './remote-write.ts';
 import { seriesFromRollups, type MetricRollup } from './series-from-rollup.ts';
+import { DDSketch } from '../../sketches/quantile-sketch.ts';
 
 export const PROMETHEUS_SINK_GROUP = 'tributary-sink-prometheus';
 export const METRICS_ROLLUP_TOPIC = 'metrics.rollup.1m';
@@ -48,18 +49,6 @@ export interface PrometheusSink {
 /** What the sink needs of pipelines/sketches/quantile-sketch.ts. */
 export interface QuantileSketchClass {
   fromBase64(s: string): { quantile(q: number): number };
-}
-
-// Loaded lazily, by a computed specifier, so the sink works (without quantiles) in a tree where the sketch
-// module is not there yet, and the type checker does not require it.
-let sketchClass: Promise<QuantileSketchClass | undefined> | undefined;
-function loadSketchClass(): Promise<QuantileSketchClass | undefined> {
-  const specifier = '../../sketches/quantile-sketch.ts';
-  sketchClass ??= import(specifier).then(
-    (m: Record<string, unknown>) => Object.values(m).find((v): v is QuantileSketchClass => typeof v === 'function' && typeof (v as { fromBase64?: unknown }).fromBase64 === 'function'),
-    () => undefined,
-  );
-  return sketchClass;
 }
 
 const ROLLUP_TYPES = new Set(['gauge', 'sum', 'histogram', 'summary']);
@@ -127,8 +116,7 @@ export async function startPrometheusSink(opts: PrometheusSinkOptions): Promise<
   const batchMaxRows = opts.batchMaxRows ?? 2_000;
   const flushIntervalMs = opts.flushIntervalMs ?? 1_000;
   const metrics = sinkMetrics(registry);
-  const sketches = await loadSketchClass();
-  if (!sketches) log.warn('pipelines/sketches/quantile-sketch.ts is not available: writing rollups without quantiles');
+  const sketches: QuantileSketchClass = DDSketch;
   const client = new RemoteWriteClient({ url: opts.remoteWriteUrl, maxRetries: 5, onRetry: (n, err) => log.warn(`remote write retry ${n}: ${err.message}`) });
   const sessionTimeout = opts.sessionTimeoutMs ?? 10_000;
   const consumer = new Consumer({

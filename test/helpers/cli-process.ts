@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './broker-process.ts';
+
+export interface CliProcess {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/** Runs `tributary <args>` as a child process, the way users run it, and resolves once `ready` appears in its log. */
+export async function startCli(args: string[], ready: RegExp, timeoutMs = 60_000): Promise<CliProcess> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/tributary.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tributary ${args[0]} did not become ready:\n${out}`)), timeoutMs);
+    const check = () => {
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tributary ${args[0]} exited with ${code} before ready:\n${out}`));
+    });
+  });
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
