@@ -11,10 +11,17 @@ export interface MetricsEndpoint {
  * A minimal HTTP server for the components that have no web server of their own (agent, stages,
  * sinks): GET /metrics for Prometheus, GET /healthz with what `health()` reports.
  */
-export function serveMetrics(registry: Registry, listen: { host: string; port: number }, health: () => unknown = () => ({ status: 'ok' })): Promise<MetricsEndpoint> {
+export function serveMetrics(
+  registry: Registry,
+  listen: { host: string; port: number },
+  health: () => unknown = () => ({ status: 'ok' }),
+  /** Refreshes gauges that mirror live state, so one scrape is consistent with itself. */
+  beforeScrape: () => void = () => {},
+): Promise<MetricsEndpoint> {
   const server = createServer((req, res) => {
     const path = req.url?.split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
+      beforeScrape();
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),

@@ -170,7 +170,16 @@ export class Agent {
   }
 
   private async serveMetrics(listen: { host: string; port: number }): Promise<void> {
-    this.endpoint = await serveMetrics(this.metrics.registry, listen, () => ({ status: 'ok', bufferRecords: this.buffer.records }));
+    this.endpoint = await serveMetrics(
+      this.metrics.registry,
+      listen,
+      () => ({ status: 'ok', bufferRecords: this.buffer.records }),
+      () => {
+        this.metrics.bufferBytes.set(this.buffer.bytes);
+        this.metrics.bufferRecords.set(this.buffer.records);
+        this.metrics.backpressure.set(this.buffer.full ? 1 : 0);
+      },
+    );
     this.metricsPort = this.endpoint.port;
   }
 
