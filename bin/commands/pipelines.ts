@@ -23,6 +23,7 @@ const options = {
   stages: { type: 'string' },
   'allowed-lateness-ms': { type: 'string' },
   'metrics-listen': { type: 'string' },
+  'session-timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -36,6 +37,7 @@ const help = formatHelp(
     { flag: '--stages LIST', description: 'which stages to run, comma-separated (default logs,metrics,pageviews; "none" for sinks only)' },
     { flag: '--allowed-lateness-ms N', description: 'how late a record may be for its window (default 60000)' },
     { flag: '--metrics-listen HOST:PORT', description: '/metrics of every stage and sink (default 127.0.0.1:9701)' },
+    { flag: '--session-timeout-ms N', description: 'how soon the partitions of a crashed process move to the others (default 10000, at least 6000)' },
     { flag: '-h, --help', description: 'show this help' },
   ],
 );
@@ -62,6 +64,7 @@ export const pipelinesCommand: Command = {
     let stageNames: string[];
     let allowedLatenessMs: number;
     let metricsListen: { host: string; port: number };
+    let sessionTimeoutMs: number;
     try {
       const flags = parseFlags(argv, options);
       if (flags.help) {
@@ -75,6 +78,7 @@ export const pipelinesCommand: Command = {
       stageNames = flags.stages === 'none' ? [] : (flags.stages ?? 'logs,metrics,pageviews').split(',').map((s) => s.trim());
       for (const name of stageNames) if (!STAGES[name]) throw new UsageError(`--stages: unknown stage '${name}' (known: ${Object.keys(STAGES).join(', ')})`);
       allowedLatenessMs = parseIntFlag('--allowed-lateness-ms', flags['allowed-lateness-ms'], 60_000, 0);
+      sessionTimeoutMs = parseIntFlag('--session-timeout-ms', flags['session-timeout-ms'], 10_000, 6_000);
       metricsListen = parseHostPort('--metrics-listen', flags['metrics-listen'] ?? '127.0.0.1:9701');
       if (stageNames.length === 0 && !clickhouse && !prometheus) throw new UsageError('nothing to run: no stages and neither --clickhouse nor --prometheus');
     } catch (err) {
@@ -92,15 +96,15 @@ export const pipelinesCommand: Command = {
       const endpoint = await serveMetrics(registry, metricsListen);
       running.push({ name: 'metrics endpoint', stop: () => endpoint.close() });
       for (const name of stageNames) {
-        const worker: StageWorker = await runStage(STAGES[name]({ allowedLatenessMs }), { brokers, registry, log: createLogger(`stage-${name}`) });
+        const worker: StageWorker = await runStage(STAGES[name]({ allowedLatenessMs }), { brokers, registry, sessionTimeoutMs, log: createLogger(`stage-${name}`) });
         running.push({ name: `stage ${name}`, stop: () => worker.stop() });
       }
       if (clickhouse) {
-        const sink = await startClickHouseSink({ brokers, clickhouseUrl: clickhouse, registry, log: createLogger('sink-clickhouse') });
+        const sink = await startClickHouseSink({ brokers, clickhouseUrl: clickhouse, registry, sessionTimeoutMs, log: createLogger('sink-clickhouse') });
         running.push({ name: 'ClickHouse sink', stop: () => sink.stop() });
       }
       if (prometheus) {
-        const sink = await startPrometheusSink({ brokers, remoteWriteUrl: `${prometheus}/api/v1/write`, registry, log: createLogger('sink-prometheus') });
+        const sink = await startPrometheusSink({ brokers, remoteWriteUrl: `${prometheus}/api/v1/write`, registry, sessionTimeoutMs, log: createLogger('sink-prometheus') });
         running.push({ name: 'Prometheus sink', stop: () => sink.stop() });
       }
       log.info(
