@@ -33,10 +33,12 @@ const READ_UNCOMMITTED = 0;
  * client's message streams, which pick their own positions after a rebalance.
  */
 export class PartitionFetcher {
+  // 256 KB per partition by default: the client decodes a response through a chunk list searched from its
+  // start on every read, so decoding costs grow with the square of the response size.
   private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   private readonly partitionMaxBytes: number;
 
-  constructor(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, partitionMaxBytes = 1 << 20) {
+  constructor(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, partitionMaxBytes = 256 << 10) {
     this.consumer = consumer;
     this.partitionMaxBytes = partitionMaxBytes;
   }

@@ -34,6 +34,9 @@ import { MIGRATIONS, TOPIC_TABLES, type SinkTopic } from './schema.ts';
 
 export const CLICKHOUSE_SINK_GROUP = 'tributary-sink-clickhouse';
 
+const FETCH_MAX_BYTES = 1 << 20;
+const FETCH_MAX_BYTES_PER_PARTITION = 256 << 10;
+
 export interface ClickHouseSinkOptions {
   brokers: string[];
   clickhouseUrl: string;
@@ -114,8 +117,16 @@ function checkValue(type: ColumnType, v: unknown): string | undefined {
 
 /** 'YYYY-MM-DD hh:mm:ss' in UTC, the text JSONEachRow reads into a DateTime('UTC'); milliseconds floored. */
 export function dateTimeText(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  // Consecutive rows mostly fall in the same second: formatting a Date is the costly part.
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastSecondText = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  }
+  return lastSecondText;
 }
+let lastSecond = NaN;
+let lastSecondText = '';
 
 /**
  * The row for one record, or the reason it does not match the table. Strict both ways: a missing or
@@ -257,6 +268,10 @@ class ClickHouseSinkRunner {
       rebalanceTimeout: sessionTimeout,
       heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 10)),
       maxWaitTime: 200,
+      // Small fetches: the client reads a response through a chunk list searched from its start on every
+      // read, so decoding costs grow with the square of the response size (50 MB by default).
+      maxBytes: FETCH_MAX_BYTES,
+      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
       autocommit: false,
     });
     this.#producer = new Producer({ clientId: 'tributary-sink-clickhouse-dlq', bootstrapBrokers: opts.brokers, acks: ProduceAcks.ALL, autocreateTopics: true });
@@ -402,11 +417,15 @@ class ClickHouseSinkRunner {
 
   async #flushLoop(): Promise<void> {
     while (!this.#stopping) {
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        setTimeout(resolve, Math.max(10, Math.floor(this.#flushIntervalMs / 4))).unref();
-      });
-      this.#wake = undefined;
+      // A full batch that filled up during the last insert goes out at once: its wake-up came and went
+      // while nothing waited for it, and with consumption paused no new record would bring another.
+      if (!this.#fullBatch()) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, Math.max(10, Math.floor(this.#flushIntervalMs / 4))).unref();
+        });
+        this.#wake = undefined;
+      }
       const flush = this.#flushDue(false);
       this.#flushing = flush.catch(() => {});
       try {
@@ -417,6 +436,11 @@ class ClickHouseSinkRunner {
     }
     // One last try on the way out; anything not stored stays uncommitted and is read again next start.
     await this.#flushDue(true).catch(() => {});
+  }
+
+  #fullBatch(): boolean {
+    for (const buffer of this.#buffers.values()) if (buffer.rows.length >= this.#batchMaxRows) return true;
+    return false;
   }
 
   async #flushDue(all: boolean): Promise<void> {
