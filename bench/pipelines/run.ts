@@ -3,7 +3,8 @@
 // (1) throughput: N log records already in logs.raw, time until all are rows in logs_enriched;
 // (2) freshness at a fixed offered load: per record, from the broker's acknowledgement of the append to the
 //     first poll (every 50 ms) that finds its row in ClickHouse.
-// Flags: --records N (default 500000), --rate N (records/s for freshness, default 10000), --seconds N (30)
+// Flags: --records N (default 500000), --rate N (records/s for freshness, default 10000), --seconds N (30),
+//        --split (stages and sink as two processes)
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +14,7 @@ import { startClickHouse } from '../../test/helpers/clickhouse.ts';
 import { startCli } from '../../test/helpers/cli-process.ts';
 import { fmt, percentile, progress } from '../lib/stats.ts';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '500000' }, rate: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '30' } } });
+const { values } = parseArgs({ options: { records: { type: 'string', default: '500000' }, rate: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '30' }, split: { type: 'boolean', default: false } } });
 const total = Number(values.records);
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
@@ -41,7 +42,13 @@ async function measure(): Promise<void> {
       for (let i = start; i < Math.min(total, start + 10_000); i++) messages.push({ topic: 'logs.raw', partition: i % PARTITIONS, key: Buffer.from(`host-${i % 12}`), value: logRecord(i, 't') });
       await producer.send({ messages });
     }
-    const pipelines = await startCli(['pipelines', '--brokers', brokers, '--clickhouse', clickhouse.url, '--metrics-listen', '127.0.0.1:0'], /ready: stages/);
+    // --split: stages and the ClickHouse sink in two processes (two cores) instead of one.
+    const processes = values.split
+      ? [
+          await startCli(['pipelines', '--brokers', brokers, '--metrics-listen', '127.0.0.1:0'], /ready: stages/),
+          await startCli(['pipelines', '--brokers', brokers, '--stages', 'none', '--clickhouse', clickhouse.url, '--metrics-listen', '127.0.0.1:0'], /ready: stages/),
+        ]
+      : [await startCli(['pipelines', '--brokers', brokers, '--clickhouse', clickhouse.url, '--metrics-listen', '127.0.0.1:0'], /ready: stages/)];
     const t0 = performance.now();
     let loaded = 0;
     let lastReport = 0;
@@ -104,8 +111,8 @@ async function measure(): Promise<void> {
     stop = true;
     stopAt = performance.now();
     await poller;
-    await pipelines.stop();
-    console.log(`\nPipelines end to end: logs.raw → logs stage → logs.enriched → ClickHouse sink → ClickHouse 18.16 (plus the rollup, metrics and page-view stages running); ${PARTITIONS} partitions; ${os.cpus().length} cores, Node ${process.version}\n`);
+    for (const p of processes) await p.stop();
+    console.log(`\nPipelines end to end: logs.raw → logs stage → logs.enriched → ClickHouse sink → ClickHouse 18.16 (plus the rollup, metrics and page-view stages running); ${values.split ? 'stages and sink in two processes' : 'one process'}; ${PARTITIONS} partitions; ${os.cpus().length} cores, Node ${process.version}\n`);
     console.log('| measure | result |');
     console.log('|---|---:|');
     console.log(`| throughput, ${fmt(total)} records already in logs.raw | ${fmt(total / throughputSeconds)} records/s (${fmt(throughputSeconds, 1)} s) |`);
