@@ -5,14 +5,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { LineParserConfig } from './logs/line-parser.ts';
+import { DurationSchema, parseDuration } from '../../lib/durations.ts';
 
 /** A bad agent.yaml: the message names the file and the field, and the agent does not start. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `250ms`, `10s`, `5m`, `1h` or a number of milliseconds. */
-const Duration = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)$' })]);
+const Duration = DurationSchema;
 /** `64MiB`, `512KB`, `1GiB` or a number of bytes. */
 const ByteSize = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(B|KB|KiB|MB|MiB|GB|GiB)$' })]);
 const HostPort = Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' });
@@ -168,15 +168,9 @@ export interface AgentConfig {
   tail: { pollIntervalMs: number; globIntervalMs: number; rotateWaitMs: number; readChunkBytes: number };
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const UNIT_BYTES: Record<string, number> = { B: 1, KB: 1000, KiB: 1024, MB: 1e6, MiB: 1 << 20, GB: 1e9, GiB: 1 << 30 };
 
-export function parseDuration(value: number | string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value === 'number') return value;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value)!;
-  return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
-}
+export { parseDuration };
 
 export function parseByteSize(value: number | string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
