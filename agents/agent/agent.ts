@@ -132,13 +132,7 @@ export class Agent {
     }
     // Appends are plain writes (page cache): push them to disk each second, off the event loop.
     this.timers.push(setInterval(() => void this.buffer.sync(), 1000));
-    this.timers.push(
-      setInterval(() => {
-        this.metrics.bufferBytes.set(this.buffer.bytes);
-        this.metrics.bufferRecords.set(this.buffer.records);
-        this.shipper.nudge();
-      }, 200),
-    );
+    this.timers.push(setInterval(() => this.shipper.nudge(), 200));
     this.log.info(
       `ready: agent ${this.state.agentId} on ${this.config.hostName}, ${this.config.files.length} file sources, ${this.collectors.length} metric sources, shipping to ${this.config.brokers.join(',')}` +
         (this.endpoint ? `, metrics on http://${this.config.metricsListen!.host}:${this.metricsPort}/metrics` : ''),

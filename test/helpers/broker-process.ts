@@ -1,22 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { startCli, type CliProcess } from './cli-process.ts';
 
-export const repoRoot = resolve(import.meta.dirname, '../..');
-const cli = join(repoRoot, 'bin/tributary.js');
+export { repoRoot } from './cli-process.ts';
 
-export interface BrokerProcess {
+/** stop() is SIGTERM (a clean shutdown), kill() SIGKILL (a crash: nothing flushed or closed). */
+export interface BrokerProcess extends CliProcess {
   port: number;
   dataDir: string;
-  child: ChildProcess;
-  /** Everything the broker logged so far. */
-  output(): string;
-  /** SIGTERM and wait for exit; resolves with the exit code. */
-  stop(): Promise<number | null>;
-  /** SIGKILL: a crash, nothing flushed or closed. */
-  kill(): Promise<void>;
 }
+
+const READY = /ready: node \d+ listening on [^ ]+:(\d+)/;
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tributary-${prefix}-`));
@@ -32,42 +27,12 @@ export function removeDir(dir: string): void {
  */
 export async function startBroker(opts: { dataDir?: string; port?: number; args?: string[]; nodeArgs?: string[] } = {}): Promise<BrokerProcess> {
   const dataDir = opts.dataDir ?? tempDir('broker');
-  const child = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), cli, 'broker', '--node-id', '1', '--listen', `127.0.0.1:${opts.port ?? 0}`, '--data-dir', dataDir, ...(opts.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const cli = await startCli(
+    ['broker', '--node-id', '1', '--listen', `127.0.0.1:${opts.port ?? 0}`, '--data-dir', dataDir, ...(opts.args ?? [])],
+    READY,
+    30_000,
+    opts.nodeArgs,
   );
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not become ready:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /ready: node \d+ listening on [^ ]+:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited with ${code} before ready:\n${out}`));
-    });
-  });
-  return {
-    port,
-    dataDir,
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-    async kill() {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const port = Number(READY.exec(cli.output())![1]);
+  return { ...cli, port, dataDir };
 }

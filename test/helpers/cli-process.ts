@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { repoRoot } from './broker-process.ts';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
 
 export interface CliProcess {
   child: ChildProcess;
@@ -10,8 +11,8 @@ export interface CliProcess {
 }
 
 /** Runs `tributary <args>` as a child process, the way users run it, and resolves once `ready` appears in its log. */
-export async function startCli(args: string[], ready: RegExp, timeoutMs = 60_000): Promise<CliProcess> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/tributary.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startCli(args: string[], ready: RegExp, timeoutMs = 60_000, nodeArgs: string[] = []): Promise<CliProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin/tributary.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -140,13 +140,7 @@ export class DiskBuffer {
 
   private readAt(fd: number, position: number, length: number): Buffer {
     const out = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(fd, out, got, length - got, position + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return out.subarray(0, got);
+    return out.subarray(0, this.readInto(fd, out, length, position));
   }
 
   get bytes(): number {

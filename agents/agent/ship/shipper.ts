@@ -308,8 +308,6 @@ export class Shipper {
     for (const r of records) byTopic.set(r.topic, (byTopic.get(r.topic) ?? 0) + 1);
     for (const [topic, n] of byTopic) this.metrics.recordsShipped.inc({ topic }, n);
     this.metrics.bytesShipped.inc(bytes);
-    this.metrics.bufferBytes.set(this.buffer.bytes);
-    this.metrics.bufferRecords.set(this.buffer.records);
     this.hooks.drained();
   }
 }

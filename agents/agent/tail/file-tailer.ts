@@ -149,20 +149,32 @@ export class FileTailer {
     const ordered = [...this.tracked.values()].sort((a, b) => a.rotatedAt - b.rotatedAt);
     const unfinishedDirs = new Set<string>();
     for (const t of ordered) {
-      if (this.buffer.full) {
-        this.metrics.backpressure.set(1);
-        return false;
-      }
-      this.metrics.backpressure.set(0);
+      // Backpressure: the buffer is full, so reading waits (the gauge is read from the buffer at scrape time).
+      if (this.buffer.full) return false;
       const stream = `${t.source.settings.include.join('\n')}\n${dirname(t.file.path)}`;
       if (unfinishedDirs.has(stream)) continue;
       if (await this.pollFile(t, now)) progressed = true;
       if (t.rotatedAt !== Infinity && !t.file.atEnd) unfinishedDirs.add(stream);
     }
     for (const t of this.tracked.values()) {
-      if (t.assembler) this.append(t.assembler.flushDue(now).map((a) => t.source.toRecord(a.text, a.startOffset, a.endOffset, t.file.path, markFileOf(t.file.key, t.generation), now)));
+      if (t.assembler) this.append(this.assembledRecords(t, t.assembler.flushDue(now), now));
     }
     return progressed;
+  }
+
+  /** Records of assembled multiline groups of `t`. */
+  private assembledRecords(t: Tracked, groups: { text: string; startOffset: number; endOffset: number }[], now: number): NewRecord[] {
+    const markFile = markFileOf(t.file.key, t.generation);
+    return groups.map((a) => t.source.toRecord(a.text, a.startOffset, a.endOffset, t.file.path, markFile, now));
+  }
+
+  /** A line handler that turns the lines of `t` (through its multiline assembler, if any) into `records`. */
+  private lineCollector(t: Tracked, records: NewRecord[], now: number): (text: string, start: number, end: number) => void {
+    const markFile = markFileOf(t.file.key, t.generation);
+    return (text, start, end) => {
+      if (!t.assembler) records.push(t.source.toRecord(text, start, end, t.file.path, markFile, now));
+      else for (const a of t.assembler.push(text, start, end, now)) records.push(t.source.toRecord(a.text, a.startOffset, a.endOffset, t.file.path, markFile, now));
+    };
   }
 
   /** Reads what is new in one file (a bounded amount per turn, so one busy file cannot starve the others). */
@@ -171,7 +183,7 @@ export class FileTailer {
     if ((await file.refresh(now)) === 'truncated') {
       this.metrics.rotations.inc({ kind: 'truncate' });
       this.log.info(`truncated: ${file.path}, reading it from the start`);
-      if (t.assembler) this.append(t.assembler.flushAll().map((a) => t.source.toRecord(a.text, a.startOffset, a.endOffset, file.path, markFileOf(file.key, t.generation), now)));
+      if (t.assembler) this.append(this.assembledRecords(t, t.assembler.flushAll(), now));
       t.generation++;
       this.state.files[file.key] = { path: file.path, fingerprint: file.fingerprint.hash, fingerprintBytes: file.fingerprint.bytes, position: 0, generation: t.generation };
       await this.saveState();
@@ -185,15 +197,11 @@ export class FileTailer {
     let progressed = false;
     for (let i = 0; i < CHUNKS_PER_TURN && !this.buffer.full; i++) {
       const records: NewRecord[] = [];
-      const markFile = markFileOf(file.key, t.generation);
+      const collect = this.lineCollector(t, records, now);
       let lines = 0;
       const onLine = (text: string, start: number, end: number) => {
         lines++;
-        if (t.assembler) {
-          for (const a of t.assembler.push(text, start, end, now)) records.push(t.source.toRecord(a.text, a.startOffset, a.endOffset, file.path, markFile, now));
-        } else {
-          records.push(t.source.toRecord(text, start, end, file.path, markFile, now));
-        }
+        collect(text, start, end);
       };
       const n = await file.readChunk(this.chunk, onLine, () => this.metrics.linesSplit.inc());
       if (n === 0) break;
@@ -353,12 +361,8 @@ export class FileTailer {
       if (now - Math.max(file.lastGrowthAt, file.detachedAt) < this.config.tail.rotateWaitMs) continue;
       const markFile = markFileOf(file.key, t.generation);
       const records: NewRecord[] = [];
-      const onLine = (text: string, start: number, end: number) => {
-        if (t.assembler) for (const a of t.assembler.push(text, start, end, now)) records.push(t.source.toRecord(a.text, a.startOffset, a.endOffset, file.path, markFile, now));
-        else records.push(t.source.toRecord(text, start, end, file.path, markFile, now));
-      };
-      file.flushPartial(onLine);
-      if (t.assembler) for (const a of t.assembler.flushAll()) records.push(t.source.toRecord(a.text, a.startOffset, a.endOffset, file.path, markFile, now));
+      file.flushPartial(this.lineCollector(t, records, now));
+      if (t.assembler) records.push(...this.assembledRecords(t, t.assembler.flushAll(), now));
       this.append(records);
       this.tracked.delete(file.key);
       await file.close();
