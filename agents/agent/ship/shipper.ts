@@ -117,7 +117,9 @@ export class Shipper {
     const { batchMaxRecords, batchMaxBytes, lingerMs, minBackoffMs, maxBackoffMs } = this.config.shipping;
     let batch: BufferedRecord[] = [];
     let backoff = minBackoffMs;
-    let stored = new Set<number>();
+    // Per partition, the highest seq of ours the broker held at the last check: records up to it are not
+    // sent again, in this batch or any later one (several batches may have landed before a crash).
+    let storedUpTo = new Map<string, number>();
     while (!this.stopped) {
       if (batch.length === 0) {
         batch = this.buffer.read(batchMaxRecords, batchMaxBytes);
@@ -136,16 +138,14 @@ export class Shipper {
         if (this.mustCheckBroker) {
           // Acknowledgements still being saved must land first: the search starts at their offsets.
           await this.acknowledging;
-          stored = await this.findAlreadyStored(batch);
+          storedUpTo = await this.findAlreadyStored();
           this.mustCheckBroker = false;
         }
         const started = performance.now();
-        const toSend = stored.size === 0 ? batch : batch.filter((r) => !stored.has(r.seq));
-        const offsets = toSend.length > 0 ? await this.send(toSend) : new Map<string, number>();
+        const offsets = await this.send(batch, storedUpTo);
         // Saving the checkpoint (an fsync) overlaps the next send; acknowledgements stay in order.
         const acked = batch;
         this.acknowledging = this.acknowledging.then(() => this.acknowledge(acked, offsets));
-        stored = new Set();
         this.metrics.shipLatency.set((performance.now() - started) / 1000);
         batch = [];
         backoff = minBackoffMs;
@@ -197,21 +197,29 @@ export class Shipper {
     return out;
   }
 
-  /** Sends and returns, per partition, the offset after the records it stored. */
-  private async send(batch: BufferedRecord[]): Promise<Map<string, number>> {
+  /**
+   * Sends the records of `batch` the broker does not hold yet (seq above `storedUpTo` for their
+   * partition) and returns, per partition, the offset after the records it stored.
+   */
+  private async send(batch: BufferedRecord[], storedUpTo: Map<string, number>): Promise<Map<string, number>> {
     const partitions = await this.partitionsOf(batch);
-    const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = new Array(batch.length);
+    const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = [];
     const perPartition = new Map<string, { topic: string; partition: number; count: number }>();
     const agentHeader = Buffer.from(AGENT_HEADER);
     const seqHeader = Buffer.from(SEQ_HEADER);
+    let skipped = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i];
       const partition = partitions[i];
       const id = tp(r.topic, partition);
+      if (r.seq <= (storedUpTo.get(id) ?? -1)) {
+        skipped++;
+        continue;
+      }
       const entry = perPartition.get(id);
       if (entry) entry.count++;
       else perPartition.set(id, { topic: r.topic, partition, count: 1 });
-      messages[i] = {
+      messages.push({
         topic: r.topic,
         partition,
         key: Buffer.from(r.key),
@@ -221,8 +229,13 @@ export class Shipper {
           [agentHeader, this.agentIdBytes],
           [seqHeader, Buffer.from(String(r.seq))],
         ]),
-      };
+      });
     }
+    if (skipped > 0) {
+      this.metrics.duplicatesSkipped.inc(skipped);
+      this.log.info(`${skipped} buffered records were already on the broker (an acknowledgement was lost): not sending them again`);
+    }
+    if (messages.length === 0) return new Map();
     await this.rememberStartOffsets([...perPartition.values()]);
     const compression = this.config.shipping.compression;
     const result = await this.producer.send({ messages, ...(compression === 'none' ? {} : { compression }) });
@@ -252,31 +265,24 @@ export class Shipper {
   }
 
   /**
-   * Which records of `batch` the broker already holds (sent before a lost acknowledgement): per partition
-   * ours are a prefix in seq order, so everything up to the highest seq found there is stored.
+   * Per partition this agent has written to, the highest seq of ours the broker holds past the last
+   * acknowledged offset (sent before a lost acknowledgement or a crash). Every such partition is checked,
+   * not only those of the next batch: sends are pipelined with checkpoint saves, so several batches, to
+   * any partition, may have landed unacknowledged. Ours are a prefix in seq order per partition, so every
+   * record up to that seq is stored.
    */
-  private async findAlreadyStored(batch: BufferedRecord[]): Promise<Set<number>> {
-    const highest = new Map<string, number>();
-    const partitions = await this.partitionsOf(batch);
-    for (let i = 0; i < batch.length; i++) {
-      const id = tp(batch[i].topic, partitions[i]);
-      if (highest.has(id)) continue;
-      const from = this.state.partitions[id];
-      if (from === undefined) {
-        highest.set(id, -1); // never sent there, so nothing of ours can be stored
-        continue;
-      }
-      const found = await highestOwnSeq(this.consumer, batch[i].topic, partitions[i], from, this.state.agentId);
-      highest.set(id, found.seq);
-      if (found.seq >= 0) this.state.partitions[id] = found.nextOffset;
+  private async findAlreadyStored(): Promise<Map<string, number>> {
+    const storedUpTo = new Map<string, number>();
+    for (const [id, from] of Object.entries(this.state.partitions)) {
+      const slash = id.lastIndexOf('/');
+      const topic = id.slice(0, slash);
+      const partition = Number(id.slice(slash + 1));
+      const found = await highestOwnSeq(this.consumer, topic, partition, from, this.state.agentId);
+      if (found.seq < 0) continue;
+      storedUpTo.set(id, found.seq);
+      this.state.partitions[id] = found.nextOffset;
     }
-    const stored = new Set<number>();
-    for (let i = 0; i < batch.length; i++) if (batch[i].seq <= highest.get(tp(batch[i].topic, partitions[i]))!) stored.add(batch[i].seq);
-    if (stored.size > 0) {
-      this.metrics.duplicatesSkipped.inc(stored.size);
-      this.log.info(`${stored.size} buffered records were already on the broker (an acknowledgement was lost): not sending them again`);
-    }
-    return stored;
+    return storedUpTo;
   }
 
   private async acknowledge(records: BufferedRecord[], offsets: Map<string, number>): Promise<void> {

@@ -121,14 +121,23 @@ t.test('200,000 lines through rotation, truncation, two agent restarts and a bro
   const last = { a: 0, b: 0 };
   let duplicates = 0;
   let outOfOrder = 0;
+  const firstCopy = new Map<string, (typeof records)[number]>();
+  const duplicateReport: string[] = [];
   for (const r of records.sort((x, y) => x.offset - y.offset)) {
     const [stream, n] = (r.value.body as string).split(' ') as ['a' | 'b', string];
     const i = Number(n);
-    if (seen[stream][i]) duplicates++;
+    if (seen[stream][i]) {
+      duplicates++;
+      // Where both copies sit and which agent sequence numbers they carry tells a re-read line (two
+      // seqs) from a re-sent record (one seq twice).
+      const first = firstCopy.get(`${stream}${i}`)!;
+      if (duplicateReport.length < 20) duplicateReport.push(`${stream} ${i}: offset ${first.offset} [${first.headers}] and offset ${r.offset} [${r.headers}]`);
+    } else firstCopy.set(`${stream}${i}`, r);
     seen[stream][i] = 1;
     if (i < last[stream]) outOfOrder++;
     last[stream] = i;
   }
+  if (duplicates > 0) t.comment(`${duplicates} duplicates, the first ones:\n${duplicateReport.join('\n')}\n--- agent runs\n${previous.join('\n')}\n${agent.output()}`);
   const missing = (s: 'a' | 'b') => seen[s].slice(1).reduce((n, v) => n + (v ? 0 : 1), 0);
   if (process.env.DEBUG_AGENT_TEST) {
     for (const s of ['a', 'b'] as const) {
