@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogManager } from '../storage/log-manager.ts';
 
 /** The broker's own health, scraped by Prometheus at /metrics like every other Tributary component. */
 export interface BrokerMetrics {
@@ -29,4 +30,46 @@ export function createBrokerMetrics(nodeId: number): BrokerMetrics {
     recordsIn: new Counter({ name: 'tributary_broker_records_in_total', help: 'Records appended, by topic', labelNames: ['topic'], registers: [registry] }),
     connections: new Gauge({ name: 'tributary_broker_connections', help: 'Open client connections', registers: [registry] }),
   };
+}
+
+/**
+ * Partitions this broker hosts and leads, and their size, read from the log manager at scrape time.
+ * A single broker leads every partition it hosts; with replication the two counts differ, which is what
+ * the pipeline-health dashboard shows.
+ */
+export function registerLogMetrics(registry: Registry, logs: LogManager): void {
+  new Gauge({
+    name: 'tributary_broker_partitions',
+    help: 'Partitions hosted on this broker, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of logs.topics()) this.set({ topic: t.name }, t.partitions);
+    },
+  });
+  new Gauge({
+    name: 'tributary_broker_partition_leaders',
+    help: 'Partitions this broker is the leader of, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of logs.topics()) this.set({ topic: t.name }, t.partitions);
+    },
+  });
+  new Gauge({
+    name: 'tributary_broker_log_size_bytes',
+    help: 'Bytes on disk of every partition of a topic',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of logs.topics()) {
+        let bytes = 0;
+        for (let p = 0; p < t.partitions; p++) bytes += logs.getLog(t.name, p)?.sizeInBytes ?? 0;
+        this.set({ topic: t.name }, bytes);
+      }
+    },
+  });
 }

@@ -5,7 +5,7 @@ import { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 import { ProducerIdAllocator } from '../coordinator/producer-id-allocator.ts';
 import { allHandlers } from '../handlers/index.ts';
 import { AppendNotifier } from './append-notifier.ts';
-import { createBrokerMetrics } from './broker-metrics.ts';
+import { createBrokerMetrics, registerLogMetrics } from './broker-metrics.ts';
 import type { BrokerConfig } from './broker-config.ts';
 import type { BrokerContext } from './broker-context.ts';
 import { Connection } from './connection.ts';
@@ -44,6 +44,7 @@ export class Broker {
     this.logs.startRetention(config.retentionCheckIntervalMs);
     this.logs.startCleaner(config.cleanerIntervalMs, { maxKeysPerPass: 1_000_000 });
     this.groups.registerMetrics(metrics.registry);
+    registerLogMetrics(metrics.registry, this.logs);
     const ctx: BrokerContext = {
       config,
       clusterId: this.logs.clusterId,
