@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # command -> Debian package
-declare -A needed=( [kcat]=kcat [chromium]=chromium [clickhouse-server]=clickhouse-server [prometheus]=prometheus )
+declare -A needed=( [kcat]=kcat [chromium]=chromium [clickhouse-server]=clickhouse-server [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager )
 
 missing=()
 for cmd in "${!needed[@]}"; do
