@@ -15,6 +15,7 @@
  *
  * Like logs, a late view is still enriched and also goes to out.late (its minute's rollup is written).
  */
+import { countryOfTimeZone } from './country-from-time-zone.ts';
 import { PageView } from '../../agents/events/page-view.ts';
 import type { Emitter, InputRecord, PartitionProcessor, StageDefinition } from '../runtime/stage.ts';
 import { compareStrings, TumblingWindows, type AccumulatorCodec, type TumblingWindowsSnapshot } from '../runtime/tumbling-windows.ts';
@@ -120,6 +121,7 @@ class PageviewsProcessor implements PartitionProcessor {
       screen_height: v.screen?.height ?? 0,
       language: v.language ?? '',
       time_zone: v.timeZone ?? '',
+      country: countryOfTimeZone(v.timeZone ?? ''),
       visitor_id: visitorId,
       navigation: v.navigation ?? '',
     });

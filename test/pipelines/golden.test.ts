@@ -51,7 +51,7 @@ const METRICS = [gauge(40_000, 30), gauge(0, 10), gauge(20_000, 20), gauge(70_00
 // counted nowhere; a bot view three hours on moves the watermark past every session; then a late view.
 const VIEWS = [
   view(0, 'a1a1a1a1a1a1a1a1', '/', CHROME_WINDOWS),
-  view(10_000, 'b2b2b2b2b2b2b2b2', '/', FIREFOX_LINUX, { referrer: 'https://www.google.com/search?q=shop' }),
+  view(10_000, 'b2b2b2b2b2b2b2b2', '/', FIREFOX_LINUX, { referrer: 'https://www.google.com/search?q=shop', timeZone: 'Europe/Berlin' }),
   view(30_000, 'a1a1a1a1a1a1a1a1', '/pricing', CHROME_WINDOWS, { referrer: 'https://shop.example/' }),
   view(20_000, 'c3c3c3c3c3c3c3c3', '/pricing?ref=mail', SAFARI_IPHONE, { utm: { source: 'newsletter', medium: 'email', campaign: 'nov' } }),
   view(25_000, 'd4d4d4d4d4d4d4d4', '/', GOOGLEBOT),
@@ -134,6 +134,7 @@ t.test('raw topics through every stage into ClickHouse and Prometheus', async (t
   t.same(c3, { path: '/pricing', referrer_source: 'newsletter', referrer_medium: 'email' }, 'query stripped from the path; UTM wins');
   const [b2] = await rows(`SELECT referrer_source, referrer_medium, device FROM pageviews_enriched WHERE visitor_id = 'b2b2b2b2b2b2b2b2'`);
   t.equal(b2.referrer_medium, 'organic', 'Google is organic search');
+  t.same(await rows(`SELECT visitor_id, country FROM pageviews_enriched WHERE country != ''`), [{ visitor_id: 'b2b2b2b2b2b2b2b2', country: 'DE' }], 'the country comes from the time zone, where one was sent');
 
   const sessions = await rows(`SELECT visitor_id, page_count, duration_ms, entry_path, exit_path, bounce, referrer_source, referrer_medium FROM pageviews_sessions ORDER BY visitor_id`);
   t.same(

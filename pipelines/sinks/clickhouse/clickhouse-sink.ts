@@ -30,7 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../../../broker/server/logger.ts';
 import { insertRows, resumePositions, rowsAfter, type SourcePosition } from './exactly-once.ts';
 import { migrate } from './migrations.ts';
-import { MIGRATIONS, TOPIC_TABLES, type SinkTopic } from './schema.ts';
+import { MIGRATIONS, TOPIC_TABLES, migratedColumns, type SinkTopic } from './schema.ts';
 
 export const CLICKHOUSE_SINK_GROUP = 'tributary-sink-clickhouse';
 
@@ -65,33 +65,24 @@ type ColumnType = 'String' | 'UInt8' | 'UInt32' | 'UInt64' | 'Float64' | 'DateTi
 interface Column {
   name: string;
   type: ColumnType;
+  /** Added later with a default: a record from before that migration may lack it (ClickHouse fills the default). */
+  optional: boolean;
 }
 
 const KNOWN_TYPES = new Set<string>(['String', 'UInt8', 'UInt32', 'UInt64', 'Float64', 'DateTime', 'Array(String)']);
 const SOURCE_COLUMNS = new Set(['_topic', '_partition', '_offset']);
 
-/**
- * The value columns of each table, read from the migrations' CREATE TABLE statements so that schema.ts
- * stays the one description of the tables. A type this file cannot check fails at load, not per record.
- */
+/** The value columns of each table, from schema.ts. A type this file cannot check fails at load, not per record. */
 export function tableColumns(): Map<string, Column[]> {
   const tables = new Map<string, Column[]>();
-  for (const m of MIGRATIONS) {
-    for (const statement of m.up) {
-      const match = /^CREATE TABLE IF NOT EXISTS (\w+) \(([\s\S]*)\) ENGINE/.exec(statement);
-      if (!match) continue;
-      const columns: Column[] = [];
-      for (const raw of match[2].split('\n')) {
-        const line = raw.trim().replace(/,$/, '');
-        if (!line) continue;
-        const space = line.indexOf(' ');
-        const name = line.slice(0, space);
-        const type = line.slice(space + 1).replace(/^DateTime\('UTC'\)$/, 'DateTime');
-        if (!KNOWN_TYPES.has(type)) throw new Error(`clickhouse sink: column ${match[1]}.${name} has type ${type}, which the sink cannot check`);
-        if (!SOURCE_COLUMNS.has(name)) columns.push({ name, type: type as ColumnType });
-      }
-      tables.set(match[1], columns);
+  for (const [table, all] of migratedColumns()) {
+    const columns: Column[] = [];
+    for (const { name, type: written, added } of all) {
+      const type = written.replace(/^DateTime\('UTC'\)$/, 'DateTime');
+      if (!KNOWN_TYPES.has(type)) throw new Error(`clickhouse sink: column ${table}.${name} has type ${type}, which the sink cannot check`);
+      if (!SOURCE_COLUMNS.has(name)) columns.push({ name, type: type as ColumnType, optional: added === true });
     }
+    tables.set(table, columns);
   }
   return tables;
 }
@@ -142,14 +133,19 @@ export function recordToRow(columns: readonly Column[], topic: string, partition
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'value is not a JSON object';
   const record = parsed as Record<string, unknown>;
   const row: Row = { _topic: topic, _partition: partition, _offset: offset.toString() };
+  let present = 0;
   for (const c of columns) {
     const v = record[c.name];
-    if (v === undefined) return `missing column ${c.name}`;
+    if (v === undefined) {
+      if (c.optional) continue;
+      return `missing column ${c.name}`;
+    }
+    present++;
     const expected = checkValue(c.type, v);
     if (expected) return `column ${c.name} must be ${expected}, got ${JSON.stringify(v)?.slice(0, 100)}`;
     row[c.name] = c.type === 'DateTime' ? dateTimeText(v as number) : v;
   }
-  if (Object.keys(record).length !== columns.length) {
+  if (Object.keys(record).length !== present) {
     const known = new Set(columns.map((c) => c.name));
     return `unknown field ${Object.keys(record).find((k) => !known.has(k))}`;
   }

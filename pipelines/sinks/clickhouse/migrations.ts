@@ -21,8 +21,14 @@ export interface Migration {
   /** Positive and strictly increasing along the list; never reused for a different change. */
   version: number;
   name: string;
-  /** Statements run one by one, in order. Each must be idempotent. */
+  /** Statements run one by one, in order. Each must be idempotent, or the migration must say `alreadyApplied`. */
   up: readonly string[];
+  /**
+   * For changes ClickHouse 18.16 cannot express idempotently (ALTER TABLE … ADD COLUMN has no IF NOT
+   * EXISTS there): a query returning one row with a non-zero first value when the change is already in
+   * place, e.g. after a crash between the statement and the version record. Then only the record is written.
+   */
+  alreadyApplied?: string;
 }
 
 export const MIGRATIONS_TABLE = 'tributary_migrations';
@@ -87,6 +93,12 @@ export interface MigrateResult {
   skipped: number[];
 }
 
+async function firstValue(client: ClickHouseClient, query: string): Promise<number> {
+  // 18.16 has no JSONCompactEachRow; TabSeparated's first field is the first value.
+  const text = await (await client.query({ query, format: 'TabSeparated' })).text();
+  return Number(text.split(/[\t\n]/)[0] || 0);
+}
+
 /** Applies the migrations not yet recorded, in version order. Applying the same list again is a no-op. */
 export async function migrate(client: ClickHouseClient, migrations: readonly Migration[]): Promise<MigrateResult> {
   checkMigrations(migrations);
@@ -101,10 +113,13 @@ export async function migrate(client: ClickHouseClient, migrations: readonly Mig
       result.skipped.push(m.version);
       continue;
     }
-    for (let i = 0; i < m.up.length; i++) {
+    const inPlace = m.alreadyApplied !== undefined && (await firstValue(client, m.alreadyApplied)) > 0;
+    for (let i = 0; i < m.up.length && !inPlace; i++) {
       try {
         await client.command({ query: m.up[i] });
       } catch (err) {
+        // Another sink migrating at the same moment may have made the change first.
+        if (m.alreadyApplied !== undefined && (await firstValue(client, m.alreadyApplied)) > 0) break;
         throw new MigrationError(m, i, err);
       }
     }

@@ -162,4 +162,49 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'create sink tables',
     up: [createLogsEnriched, createLogsRollup, createMetricsRollup, createPageviewsEnriched, createPageviewsSessions, createPageviewsRollup],
   },
+  {
+    version: 2,
+    name: 'pageviews_enriched.country (from the visitor time zone)',
+    up: [`ALTER TABLE pageviews_enriched ADD COLUMN country String DEFAULT '' AFTER time_zone`],
+    alreadyApplied: `SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'pageviews_enriched' AND name = 'country'`,
+  },
 ];
+
+export interface TableColumn {
+  name: string;
+  /** As written in the migration, e.g. `DateTime('UTC')`, `Array(String)`. */
+  type: string;
+  /** Added by a later migration with a DEFAULT: records written before it may lack the field. */
+  added?: boolean;
+}
+
+/**
+ * Every table's columns after all migrations, read from their CREATE TABLE and ALTER TABLE … ADD
+ * COLUMN statements, so this file stays the one description of the tables (the sink checks records
+ * against it, tests check stage output against it).
+ */
+export function migratedColumns(migrations: readonly Migration[] = MIGRATIONS): Map<string, TableColumn[]> {
+  const tables = new Map<string, TableColumn[]>();
+  for (const m of migrations) {
+    for (const statement of m.up) {
+      const created = /^CREATE TABLE IF NOT EXISTS (\w+) \(([\s\S]*)\) ENGINE/.exec(statement);
+      if (created) {
+        const columns: TableColumn[] = [];
+        for (const raw of created[2].split('\n')) {
+          const line = raw.trim().replace(/,$/, '');
+          if (!line) continue;
+          const space = line.indexOf(' ');
+          columns.push({ name: line.slice(0, space), type: line.slice(space + 1) });
+        }
+        tables.set(created[1], columns);
+        continue;
+      }
+      const added = /^ALTER TABLE (\w+) ADD COLUMN (\w+) (\S+)(?: DEFAULT \S+)?(?: AFTER (\w+))?$/.exec(statement);
+      const columns = added && tables.get(added[1]);
+      if (!added || !columns) continue;
+      const after = added[4] ? columns.findIndex((c) => c.name === added[4]) : columns.length - 1;
+      columns.splice(after + 1, 0, { name: added[2], type: added[3], ...(/ DEFAULT /.test(statement) ? { added: true } : {}) });
+    }
+  }
+  return tables;
+}

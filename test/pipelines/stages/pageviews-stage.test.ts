@@ -133,6 +133,7 @@ t.test('fixed input: enriched views, sessions and rollups', async (t) => {
     screen_height: 0,
     language: '',
     time_zone: '',
+    country: '',
     visitor_id: V1,
     navigation: '',
   });

@@ -106,3 +106,36 @@ t.test('two sinks migrating at once both succeed and the schema is applied once'
   t.equal(Number(await ch.query("SELECT count() FROM system.tables WHERE database = 'race' AND name LIKE 'r%'")), 5);
   t.same(await migrate(a, raced), { applied: [], skipped: [1, 2, 3, 4, 5] });
 });
+
+t.test('a change 18.16 cannot make idempotent (ADD COLUMN) is recorded, not repeated, when already in place', async (t) => {
+  await ch.query('CREATE DATABASE columns');
+  const a = createClient({ url: ch.url, database: 'columns', log: quiet });
+  const b = createClient({ url: ch.url, database: 'columns', log: quiet });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  const addColumn = (version: number, table: string): Migration => ({
+    version,
+    name: `add ${table}.extra`,
+    up: [`ALTER TABLE ${table} ADD COLUMN extra String DEFAULT ''`],
+    alreadyApplied: `SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = '${table}' AND name = 'extra'`,
+  });
+  const create = (version: number, table: string): Migration => ({ version, name: `create ${table}`, up: [`CREATE TABLE IF NOT EXISTS ${table} (x String) ENGINE = MergeTree() ORDER BY x`] });
+
+  // A crash between the ALTER and the version record: the column is there, the version is not.
+  await migrate(a, [create(1, 'crashed')]);
+  await ch.query("ALTER TABLE columns.crashed ADD COLUMN extra String DEFAULT ''");
+  t.same(await migrate(a, [create(1, 'crashed'), addColumn(2, 'crashed')]), { applied: [2], skipped: [1] });
+  t.same([...(await appliedMigrations(a)).keys()], [1, 2]);
+
+  // Two sinks at once: one ALTER fails on the duplicate column, and that sink sees the change in place.
+  const raced = [create(1, 'crashed'), addColumn(2, 'crashed'), create(3, 'raced'), addColumn(4, 'raced')];
+  const [ra, rb] = await Promise.all([migrate(a, raced), migrate(b, raced)]);
+  t.same([...ra.applied, ...ra.skipped].sort(), [1, 2, 3, 4]);
+  t.same([...rb.applied, ...rb.skipped].sort(), [1, 2, 3, 4]);
+  t.equal((await ch.query("SELECT count() FROM system.columns WHERE database = 'columns' AND table = 'raced' AND name = 'extra'")).trim(), '1');
+
+  // Without `alreadyApplied` the failure is reported as before.
+  await t.rejects(migrate(a, [...raced, { ...addColumn(5, 'raced'), alreadyApplied: undefined }]), /migration 5 \(add raced.extra\) failed at statement 1 of 1/);
+});
