@@ -1,10 +1,11 @@
 import { agentCommand } from './commands/agent.ts';
 import { brokerCommand } from './commands/broker.ts';
 import { collectorCommand } from './commands/collector.ts';
+import { dashboardsCommand } from './commands/dashboards.ts';
 import { pipelinesCommand } from './commands/pipelines.ts';
 import type { Command } from './commands/command.ts';
 
-const commands: Command[] = [brokerCommand, collectorCommand, agentCommand, pipelinesCommand];
+const commands: Command[] = [brokerCommand, collectorCommand, agentCommand, pipelinesCommand, dashboardsCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
