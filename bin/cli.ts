@@ -3,9 +3,10 @@ import { brokerCommand } from './commands/broker.ts';
 import { collectorCommand } from './commands/collector.ts';
 import { dashboardsCommand } from './commands/dashboards.ts';
 import { pipelinesCommand } from './commands/pipelines.ts';
+import { upCommand } from './commands/up.ts';
 import type { Command } from './commands/command.ts';
 
-const commands: Command[] = [brokerCommand, collectorCommand, agentCommand, pipelinesCommand, dashboardsCommand];
+const commands: Command[] = [brokerCommand, collectorCommand, agentCommand, pipelinesCommand, dashboardsCommand, upCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
