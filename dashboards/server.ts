@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { Type, type Static } from '@sinclair/typebox';
-import { build } from 'esbuild';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { httpError, HttpError } from '../agents/collector/http-errors.ts';
@@ -56,6 +55,8 @@ interface Bundle {
 
 /** Bundles web/app.ts (with its CSS and uPlot's) in memory; file names carry a hash of the content. */
 async function bundleUi(): Promise<Bundle> {
+  // Loaded here, not at import: every `tributary` command imports this module, and only this one bundles.
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [join(WEB_DIR, 'app.ts')],
     bundle: true,
@@ -109,7 +110,14 @@ export async function buildDashboards(opts: DashboardsOptions = {}): Promise<Das
   log.info(`bundled the UI in ${Date.now() - started} ms (${bundle.js.name} ${(bundle.js.body.length / 1024).toFixed(0)} KiB, ${bundle.css.name} ${(bundle.css.body.length / 1024).toFixed(0)} KiB)`);
 
   const clickhouse: ClickHouseClient | undefined = opts.clickhouseUrl
-    ? createClient({ url: opts.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF }, request_timeout: 30_000 })
+    ? createClient({
+        url: opts.clickhouseUrl,
+        log: { level: ClickHouseLogLevel.OFF },
+        request_timeout: 30_000,
+        // Panels only read. Escaping keeps user input out of the SQL; readonly=2 (reads, and settings
+        // changes the client needs) makes sure no query from here can write, even a bad definition file.
+        clickhouse_settings: { readonly: '2' },
+      })
     : undefined;
   const sources = { clickhouse, prometheusUrl: opts.prometheusUrl };
 

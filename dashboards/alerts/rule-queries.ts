@@ -124,6 +124,8 @@ export async function clickhouseQuery(client: ClickHouseClient, expr: string, ti
         max_execution_time: Math.max(1, Math.ceil(timeoutMs / 1000)),
         // ±inf and nan as "inf"/"-inf"/"nan" instead of null, so an infinite value still breaches `>`.
         output_format_json_quote_denormals: 1,
+        // A rule only reads; the same client writes the alert state, so the guard is per query.
+        readonly: '2',
       },
     });
     result = await rs.json<ClickHouseJson>() as unknown as ClickHouseJson;

@@ -290,3 +290,33 @@ t.test('the UI, its bundle, /health and /metrics', async (t) => {
   t.match(metrics.body, /tributary_dashboards_active_tails 0/);
   t.equal((await api(dash, '/api/logs/tail')).status, 503, 'no broker: the tail says so');
 });
+
+t.test('panel queries cannot write, even from a bad definition file', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-defs-'));
+  writeFileSync(
+    join(dir, 'writes.yaml'),
+    [
+      'title: Writes',
+      'description: a definition that tries to change the database',
+      'panels:',
+      '  - { id: drop, title: Drop, source: clickhouse, visualisation: table, query: "DROP TABLE logs_enriched" }',
+      '  - { id: insert, title: Insert, source: clickhouse, visualisation: table, query: "INSERT INTO logs_rollup_1m (service) VALUES (\'x\')" }',
+      '  - { id: create, title: Create, source: clickhouse, visualisation: table, query: "CREATE TABLE intruder (x String) ENGINE = Memory" }',
+    ].join('\n'),
+  );
+  const writes = await startDashboards({ port: 0, clickhouseUrl: ch.url, definitionsDir: dir, brokers: [] });
+  t.teardown(async () => {
+    await writes.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const before = await databaseFingerprint(ch);
+  for (const id of ['drop', 'insert', 'create']) {
+    const res = await api(writes, `/api/dashboards/writes/panels/${id}?from=${FROM}&to=${TO}`);
+    t.equal(res.status, 502, `${id} is refused by ClickHouse`);
+    t.match(JSON.stringify(res.body), /readonly/i, `${id}: ClickHouse says why`);
+  }
+  t.same(await databaseFingerprint(ch), before, 'no table or row changed');
+});
