@@ -19,11 +19,11 @@ const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
  * root). 18.16 refuses to start without `mark_cache_size` and without the profile and quota its user
  * names. Only 127.0.0.1 is listened on: the stack is for one machine.
  */
-function configXml(dir: string, logDir: string, ports: ClickHousePorts): string {
+export function clickHouseConfigXml(dir: string, logDir: string, ports: ClickHousePorts): string {
   const d = xmlText(dir);
   const l = xmlText(logDir);
   return `<?xml version="1.0"?>
-<!-- Written by \`tributary up\` at every start; edit the code in stack/clickhouse-process.ts, not this file. -->
+<!-- Written by Tributary at every start; edit the code in stack/clickhouse-process.ts, not this file. -->
 <yandex>
   <logger>
     <level>warning</level>
@@ -53,8 +53,8 @@ function configXml(dir: string, logDir: string, ports: ClickHousePorts): string 
 `;
 }
 
-const USERS_XML = `<?xml version="1.0"?>
-<!-- Written by \`tributary up\`: one passwordless user, reachable from this machine only. -->
+export const CLICKHOUSE_USERS_XML = `<?xml version="1.0"?>
+<!-- Written by Tributary: one passwordless user, reachable from this machine only. -->
 <yandex>
   <profiles><default></default></profiles>
   <users>
@@ -74,8 +74,8 @@ export function clickHouseComponent(opts: { command: string[]; stateDir: string;
   const dir = join(opts.stateDir, 'clickhouse');
   mkdirSync(join(dir, 'data'), { recursive: true });
   const configFile = join(dir, 'config.xml');
-  writeFileSync(configFile, configXml(dir, opts.logDir, opts.ports));
-  writeFileSync(join(dir, 'users.xml'), USERS_XML);
+  writeFileSync(configFile, clickHouseConfigXml(dir, opts.logDir, opts.ports));
+  writeFileSync(join(dir, 'users.xml'), CLICKHOUSE_USERS_XML);
   const url = `http://127.0.0.1:${opts.ports.http}`;
   return {
     name: 'clickhouse',

@@ -6,7 +6,7 @@ import { startAlerting, type Alerting } from '../../dashboards/alerts/alerting.t
 import { DefinitionError } from '../../dashboards/definitions-loader.ts';
 import { DEFAULT_DEFINITIONS_DIR, startDashboards } from '../../dashboards/server.ts';
 import { formatHelp, parseFlags, UsageError, type Command } from './command.ts';
-import { parseHostPort } from './host-port.ts';
+import { parseHostPort, parseHttpUrl } from './host-port.ts';
 import { waitForShutdownSignal } from './shutdown.ts';
 
 const options = {
@@ -39,18 +39,6 @@ const help = formatHelp(
   ],
 );
 
-function parseUrl(flag: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${flag} expects an http:// or https:// URL, got '${value}'`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag} expects an http:// or https:// URL, got '${value}'`);
-  return value;
-}
-
 export const dashboardsCommand: Command = {
   name: 'dashboards',
   summary: 'run the dashboards web app (UI, panel data, live log tail)',
@@ -73,15 +61,15 @@ export const dashboardsCommand: Command = {
       listen = parseHostPort('--listen', flags.listen ?? '127.0.0.1:3000');
       brokers = (flags.brokers ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
       for (const b of brokers) parseHostPort('--brokers', b);
-      clickhouseUrl = parseUrl('--clickhouse', flags.clickhouse);
-      prometheusUrl = parseUrl('--prometheus', flags.prometheus);
+      clickhouseUrl = parseHttpUrl('--clickhouse', flags.clickhouse);
+      prometheusUrl = parseHttpUrl('--prometheus', flags.prometheus);
       definitionsDir = flags.definitions ?? DEFAULT_DEFINITIONS_DIR;
       if (!statSync(definitionsDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--definitions: '${definitionsDir}' is not a folder`);
       rulesDir = flags.rules;
       if (rulesDir !== undefined && !statSync(rulesDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--rules: '${rulesDir}' is not a folder`);
-      webhooks = (flags.webhook ?? []).map((w) => parseUrl('--webhook', w)!);
-      alertmanagerUrl = parseUrl('--alertmanager', flags.alertmanager);
-      externalUrl = parseUrl('--external-url', flags['external-url']);
+      webhooks = (flags.webhook ?? []).map((w) => parseHttpUrl('--webhook', w)!);
+      alertmanagerUrl = parseHttpUrl('--alertmanager', flags.alertmanager);
+      externalUrl = parseHttpUrl('--external-url', flags['external-url']);
       if (rulesDir === undefined && (webhooks.length > 0 || alertmanagerUrl)) throw new UsageError('--webhook and --alertmanager need --rules (no rules, nothing to send)');
     } catch (err) {
       if (err instanceof UsageError) {

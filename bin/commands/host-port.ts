@@ -16,3 +16,18 @@ export function parseIntFlag(flag: string, value: string | undefined, fallback: 
   if (n < min) throw new UsageError(`${flag} must be at least ${min}, got ${n}`);
   return n;
 }
+
+/** An http(s) URL flag, without trailing slashes; undefined stays undefined (the flag was not given). */
+export function parseHttpUrl(flag: string, value: string): string;
+export function parseHttpUrl(flag: string, value: string | undefined): string | undefined;
+export function parseHttpUrl(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new UsageError(`${flag} expects an http:// or https:// URL such as http://127.0.0.1:8123, got '${value}'`);
+  return value.replace(/\/+$/, '');
+}

@@ -7,7 +7,7 @@ import { logsStage, metricsStage, pageviewsStage } from '../../pipelines/stages/
 import { startClickHouseSink } from '../../pipelines/sinks/clickhouse/clickhouse-sink.ts';
 import { startPrometheusSink } from '../../pipelines/sinks/prometheus/prometheus-sink.ts';
 import { formatHelp, parseFlags, UsageError, type Command } from './command.ts';
-import { parseHostPort, parseIntFlag } from './host-port.ts';
+import { parseHostPort, parseHttpUrl, parseIntFlag } from './host-port.ts';
 import { waitForShutdownSignal } from './shutdown.ts';
 
 const STAGES: Record<string, (opts: { allowedLatenessMs: number }) => StageDefinition> = {
@@ -42,18 +42,6 @@ const help = formatHelp(
   ],
 );
 
-function parseUrl(flag: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${flag} expects a URL such as http://127.0.0.1:8123, got '${value}'`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag} expects an http(s) URL, got '${value}'`);
-  return value.replace(/\/+$/, '');
-}
-
 export const pipelinesCommand: Command = {
   name: 'pipelines',
   summary: 'run the pipeline stages and the ClickHouse / Prometheus sinks',
@@ -73,8 +61,8 @@ export const pipelinesCommand: Command = {
       }
       brokers = (flags.brokers ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
       for (const b of brokers) parseHostPort('--brokers', b);
-      clickhouse = parseUrl('--clickhouse', flags.clickhouse);
-      prometheus = parseUrl('--prometheus', flags.prometheus);
+      clickhouse = parseHttpUrl('--clickhouse', flags.clickhouse);
+      prometheus = parseHttpUrl('--prometheus', flags.prometheus);
       stageNames = flags.stages === 'none' ? [] : (flags.stages ?? 'logs,metrics,pageviews').split(',').map((s) => s.trim());
       for (const name of stageNames) if (!STAGES[name]) throw new UsageError(`--stages: unknown stage '${name}' (known: ${Object.keys(STAGES).join(', ')})`);
       allowedLatenessMs = parseIntFlag('--allowed-lateness-ms', flags['allowed-lateness-ms'], 60_000, 0);

@@ -8,7 +8,7 @@ import { OPTIONAL_COMPONENTS, stackComponents, stackEndpoints, stackPaths, type 
 import { stackRegistry } from '../../stack/stack-metrics.ts';
 import { StartError, Supervisor } from '../../stack/supervisor.ts';
 import { formatHelp, parseFlags, UsageError, type Command } from './command.ts';
-import { parseHostPort } from './host-port.ts';
+import { parseHostPort, parseHttpUrl } from './host-port.ts';
 
 const options = {
   'state-dir': { type: 'string' },
@@ -68,17 +68,6 @@ function parseRate(flag: string, value: string | undefined, fallback: number): n
   const n = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || n > 10_000) throw new UsageError(`${flag} expects a number of records per second (0-10000), got '${value}'`);
   return n;
-}
-
-function parseHttpUrl(flag: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${flag} expects an http(s) URL, got '${value}'`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag} expects an http(s) URL, got '${value}'`);
-  return value;
 }
 
 function parseUpFlags(argv: string[]): UpOptions | 'help' {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogManager } from '../storage/log-manager.ts';
+import type { LogManager, TopicInfo } from '../storage/log-manager.ts';
 
 /** The broker's own health, scraped by Prometheus at /metrics like every other Tributary component. */
 export interface BrokerMetrics {
@@ -38,38 +38,22 @@ export function createBrokerMetrics(nodeId: number): BrokerMetrics {
  * the pipeline-health dashboard shows.
  */
 export function registerLogMetrics(registry: Registry, logs: LogManager): void {
-  new Gauge({
-    name: 'tributary_broker_partitions',
-    help: 'Partitions hosted on this broker, by topic',
-    labelNames: ['topic'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const t of logs.topics()) this.set({ topic: t.name }, t.partitions);
-    },
-  });
-  new Gauge({
-    name: 'tributary_broker_partition_leaders',
-    help: 'Partitions this broker is the leader of, by topic',
-    labelNames: ['topic'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const t of logs.topics()) this.set({ topic: t.name }, t.partitions);
-    },
-  });
-  new Gauge({
-    name: 'tributary_broker_log_size_bytes',
-    help: 'Bytes on disk of every partition of a topic',
-    labelNames: ['topic'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const t of logs.topics()) {
-        let bytes = 0;
-        for (let p = 0; p < t.partitions; p++) bytes += logs.getLog(t.name, p)?.sizeInBytes ?? 0;
-        this.set({ topic: t.name }, bytes);
-      }
-    },
+  const perTopic = (name: string, help: string, value: (t: TopicInfo) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['topic'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of logs.topics()) this.set({ topic: t.name }, value(t));
+      },
+    });
+  perTopic('tributary_broker_partitions', 'Partitions hosted on this broker, by topic', (t) => t.partitions);
+  perTopic('tributary_broker_partition_leaders', 'Partitions this broker is the leader of, by topic', (t) => t.partitions);
+  perTopic('tributary_broker_log_size_bytes', 'Bytes on disk of every partition of a topic', (t) => {
+    let bytes = 0;
+    for (let p = 0; p < t.partitions; p++) bytes += logs.getLog(t.name, p)?.sizeInBytes ?? 0;
+    return bytes;
   });
 }

@@ -22,7 +22,7 @@ t.test('bad flags: exit code 2, the reason and the help', async (t) => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['--listen', 'nope'], /--listen expects HOST:PORT, got 'nope'/],
     [['--listen', '127.0.0.1:70000'], /--listen: port must be 0-65535/],
-    [['--clickhouse', 'localhost:8123'], /--clickhouse expects an http:\/\/ or https:\/\/ URL, got 'localhost:8123'/],
+    [['--clickhouse', 'localhost:8123'], /--clickhouse expects an http:\/\/ or https:\/\/ URL such as http:\/\/127.0.0.1:8123, got 'localhost:8123'/],
     [['--prometheus', 'not a url'], /--prometheus expects an http:\/\/ or https:\/\/ URL/],
     [['--brokers', '127.0.0.1'], /--brokers expects HOST:PORT, got '127.0.0.1'/],
     [['--definitions', '/no/such/dir'], /--definitions: '\/no\/such\/dir' is not a folder/],

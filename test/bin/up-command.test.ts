@@ -109,7 +109,7 @@ t.test('bad flags: a clear message and exit code 2', async (t) => {
     [['--demo', '--demo-error-burst', 'soon'], /--demo-error-burst expects AFTER:DURATION such as 30s:40s, got 'soon'/],
     [['--demo', '--demo-rate', 'fast'], /--demo-rate expects a number of records per second/],
     [['--dashboards-listen', 'localhost'], /--dashboards-listen expects HOST:PORT, got 'localhost'/],
-    [['--webhook', 'ftp://x'], /--webhook expects an http\(s\) URL, got 'ftp:\/\/x'/],
+    [['--webhook', 'ftp://x'], /--webhook expects an http:\/\/ or https:\/\/ URL such as http:\/\/127.0.0.1:8123, got 'ftp:\/\/x'/],
   ];
   for (const [args, message] of cases) {
     const res = run(...args);

@@ -3,10 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findExecutable, reapOnExit, releaseDir, removeOnExit } from './server-processes.ts';
+import { CLICKHOUSE_USERS_XML, clickHouseConfigXml } from '../../stack/clickhouse-process.ts';
+import { freePorts } from '../../stack/ports.ts';
 
 export interface ClickHouseServer {
   /** http://127.0.0.1:<httpPort>, for @clickhouse/client's `url`. */
@@ -61,80 +62,16 @@ function httpRequest(method: string, port: number, path: string, body?: string):
   });
 }
 
-/** Distinct free ports: all are bound at once before any is released, so they cannot coincide. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
-/**
- * The whole configuration, and nothing that current releases reject (`<yandex>` is still accepted as
- * the root element). 18.16 refuses to start without `mark_cache_size` (it has no default) and without
- * the profile and quota its user names. Every path points into the temporary directory, and every port
- * is a free one picked here, so servers of parallel tests never collide.
- */
-function configXml(rawDir: string, ports: { http: number; tcp: number; interserver: number }): string {
-  const dir = rawDir.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return `<?xml version="1.0"?>
-<yandex>
-  <logger>
-    <level>warning</level>
-    <log>${dir}/clickhouse-server.log</log>
-    <errorlog>${dir}/clickhouse-server.err.log</errorlog>
-    <size>10M</size>
-    <count>1</count>
-  </logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>${ports.http}</http_port>
-  <tcp_port>${ports.tcp}</tcp_port>
-  <interserver_http_port>${ports.interserver}</interserver_http_port>
-  <interserver_http_host>127.0.0.1</interserver_http_host>
-  <path>${dir}/data/</path>
-  <tmp_path>${dir}/tmp/</tmp_path>
-  <user_files_path>${dir}/user_files/</user_files_path>
-  <format_schema_path>${dir}/format_schemas/</format_schema_path>
-  <users_config>${dir}/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <timezone>UTC</timezone>
-  <mark_cache_size>67108864</mark_cache_size>
-  <uncompressed_cache_size>67108864</uncompressed_cache_size>
-  <max_concurrent_queries>50</max_concurrent_queries>
-  <mlock_executable>false</mlock_executable>
-</yandex>
-`;
-}
-
-const USERS_XML = `<?xml version="1.0"?>
-<yandex>
-  <profiles><default></default></profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas><default></default></quotas>
-</yandex>
-`;
+// The server's configuration is the stack's own (stack/clickhouse-process.ts), so tests run what `tributary up` runs;
+// here every path points into a temporary directory and every port is a free one, so parallel tests never collide.
 
 export async function startClickHouse(): Promise<ClickHouseServer> {
   const command = serverCommand();
   const dir = mkdtempSync(join(tmpdir(), 'tributary-clickhouse-'));
   removeOnExit(dir);
   const [http, tcp, interserver] = await freePorts(3);
-  writeFileSync(join(dir, 'config.xml'), configXml(dir, { http, tcp, interserver }));
-  writeFileSync(join(dir, 'users.xml'), USERS_XML);
+  writeFileSync(join(dir, 'config.xml'), clickHouseConfigXml(dir, dir, { http, tcp, interserver }));
+  writeFileSync(join(dir, 'users.xml'), CLICKHOUSE_USERS_XML);
   const url = `http://127.0.0.1:${http}`;
 
   // setpriv (util-linux) sets a parent-death signal before exec'ing the server, so the server dies
