@@ -42,7 +42,7 @@ const help = formatHelp(
     { flag: '--dashboards-listen HOST:PORT', description: `dashboards address (default 127.0.0.1:${DEFAULT_PORTS.dashboards})` },
     { flag: '--collector-listen HOST:PORT', description: `collector address, for trackers and SDKs on other machines (default 127.0.0.1:${DEFAULT_PORTS.collector})` },
     { flag: '--definitions DIR', description: 'dashboard definitions (default: the dashboards command\'s own)' },
-    { flag: '--rules DIR', description: 'alert rules, passed to the dashboards' },
+    { flag: '--rules DIR', description: 'alert rule files the dashboards evaluate (default: the shipped examples, dashboards/alerts/examples)' },
     { flag: '--webhook URL', description: 'alert webhook (Alertmanager payload), repeatable' },
     { flag: '--alertmanager URL', description: 'also send alerts to this Alertmanager' },
     { flag: '--without LIST', description: `leave components out, comma-separated: ${OPTIONAL_COMPONENTS.join(', ')}` },
@@ -69,6 +69,9 @@ function parseRate(flag: string, value: string | undefined, fallback: number): n
   if (!/^\d+(\.\d+)?$/.test(value) || n > 10_000) throw new UsageError(`${flag} expects a number of records per second (0-10000), got '${value}'`);
   return n;
 }
+
+/** The shipped example rules: error-log rate, host CPU and disk, ingest stalled, page views dropped to zero. */
+const EXAMPLE_RULES_DIR = resolve(import.meta.dirname, '../../dashboards/alerts/examples');
 
 function parseUpFlags(argv: string[]): UpOptions | 'help' {
   const flags = parseFlags(argv, options);
@@ -102,7 +105,7 @@ function parseUpFlags(argv: string[]): UpOptions | 'help' {
     without,
     dashboards: {
       definitions: flags.definitions,
-      rules: flags.rules,
+      rules: flags.rules ?? EXAMPLE_RULES_DIR,
       webhooks: (flags.webhook ?? []).map((w) => parseHttpUrl('--webhook', w)),
       alertmanager: flags.alertmanager === undefined ? undefined : parseHttpUrl('--alertmanager', flags.alertmanager),
     },
