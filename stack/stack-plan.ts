@@ -43,7 +43,7 @@ export function stackPaths(stateDir: string) {
 }
 
 /** How late a record may be for its per-minute rollup, in the stack `up` runs. */
-export const ROLLUP_ALLOWED_LATENESS_MS = 15_000;
+export const ROLLUP_ALLOWED_LATENESS_MS = 10_000;
 
 const local = (port: number) => `127.0.0.1:${port}`;
 const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
@@ -120,7 +120,7 @@ export function stackComponents(o: StackOptions): ComponentSpec[] {
       tributary(
         'pipelines',
         // On one machine records arrive within seconds; a shorter allowed lateness than the default minute
-        // closes each minute's rollups about 15 s after it ends, so rollup panels fill within the first
+        // closes each minute's rollups about 10 s after it ends, so rollup panels fill within the first
         // minute or so of a fresh stack. Records later than that still reach logs_enriched and pageviews_enriched.
         ['--brokers', brokers, '--clickhouse', endpoints.clickhouse.url, '--prometheus', endpoints.prometheus.url, '--metrics-listen', local(p.pipelinesMetrics), '--allowed-lateness-ms', String(ROLLUP_ALLOWED_LATENESS_MS)],
         /ready: stages /,
