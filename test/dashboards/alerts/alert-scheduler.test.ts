@@ -160,10 +160,11 @@ rules:
   const history = alerting.view().history.filter((h) => h.rule === 'ErrorBurst');
   t.strictSame(history.map((h) => `${h.from}->${h.to}`), ['firing->resolved', 'pending->firing', 'inactive->pending']);
   t.strictSame(history.map((h) => h.labels.service), ['api', 'api', 'api']);
+
+  // History rows are written after each evaluation, behind the in-memory view; stop() flushes them.
+  await alerting.stop();
   const rows = (await ch.query("SELECT from_state, to_state FROM alert_history WHERE scope = 'scheduler-test' AND rule = 'ErrorBurst' ORDER BY at FORMAT TSV")).trim();
   t.equal(rows, 'inactive\tpending\npending\tfiring\nfiring\tresolved');
-
-  await alerting.stop();
   // The state saved at stop is the resolved one: a further restart stays quiet.
   const saved = JSON.parse((await ch.query("SELECT snapshot FROM alert_state WHERE scope = 'scheduler-test' ORDER BY saved_at DESC LIMIT 1 FORMAT JSONEachRow")).trim()).snapshot;
   t.strictSame(JSON.parse(saved).alerts.map((a: any) => a.status), ['resolved']);
