@@ -42,15 +42,8 @@ export interface BrokerRegistration {
   readonly state: BrokerState;
 }
 
-export interface PartitionState {
-  readonly topicId: string;
-  readonly partitionId: number;
-  readonly replicas: readonly number[];
-  readonly isr: readonly number[];
-  readonly leader: number;
-  readonly leaderEpoch: number;
-  readonly partitionEpoch: number;
-}
+/** A partition as the image holds it: the fields of its PartitionRecord, as changed since. */
+export type PartitionState = Omit<PartitionRecord, 'type'>;
 
 export interface TopicImage {
   readonly name: string;
