@@ -1,3 +1,4 @@
+import { WakeableSleep } from '../../lib/wakeable-sleep.ts';
 import { Consumer, Producer, ProduceAcks, type ConsumerGroupJoinPayload } from '@platformatic/kafka';
 import type { Registry } from 'prom-client';
 import type { StageDefinition } from './stage.ts';
@@ -74,7 +75,7 @@ class StageRunner implements StageWorker {
   private flushing: Promise<void> | null = null;
   private stopping = false;
   private loop: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly pause = new WakeableSleep();
 
   constructor(stage: StageDefinition, options: StageWorkerOptions) {
     this.stage = stage;
@@ -124,7 +125,7 @@ class StageRunner implements StageWorker {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
     // Leaving (not just disappearing) lets the others take the partitions without waiting for a session timeout.
     await this.consumer.close().catch((err: Error) => this.log.warn(`leaving the group: ${err.message}`));
@@ -162,19 +163,12 @@ class StageRunner implements StageWorker {
     }
     this.metrics.assigned(this.tasks.size);
     this.log.info(`generation ${payload.generationId}: assigned ${[...this.tasks.keys()].join(', ') || 'nothing'}`);
-    this.wake?.();
+    this.pause.wake();
   }
 
   private async idle(ms: number): Promise<void> {
     if (this.stopping) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = null;
+    await this.pause.sleep(ms);
   }
 
   private async run(): Promise<void> {

@@ -12,6 +12,7 @@
  * per register once that array would be larger than the dense form, because rollups keep one sketch per
  * site, path and minute and most of them hold a handful of visitors.
  */
+import { readVarint, varintLength, writeVarint } from './sketch-varint.ts';
 
 export const HLL_DEFAULT_PRECISION = 14;
 export const HLL_MIN_PRECISION = 4;
@@ -237,37 +238,6 @@ export class HyperLogLog {
 
 const POW2_NEG = new Float64Array(66);
 for (let i = 0; i < POW2_NEG.length; i++) POW2_NEG[i] = 2 ** -i;
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(out: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  return pos;
-}
-
-function readVarint(bytes: Uint8Array, cursor: { pos: number }): number {
-  let n = 0;
-  let scale = 1;
-  for (let i = 0; i < 8; i++) {
-    if (cursor.pos >= bytes.length) throw new RangeError('truncated varint');
-    const b = bytes[cursor.pos++];
-    n += (b & 0x7f) * scale;
-    if (b < 0x80) return n;
-    scale *= 128;
-  }
-  throw new RangeError('varint too long');
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // 64-bit string hash: two MurmurHash3 x86_32 passes with different seeds over the UTF-8 bytes. Murmur3's

@@ -12,6 +12,7 @@
  * Quantile q answers for the value of rank floor(q·(n − 1)) in sorted order (the lower quantile),
  * clamped to the exact minimum and maximum, which the sketch keeps.
  */
+import { readVarint, writeVarint } from './sketch-varint.ts';
 
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
 /** Smaller magnitudes are counted as zero: their logarithms would leave the int32 index range. */
@@ -222,24 +223,3 @@ function unzigzag(n: number): number {
   return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
 }
 
-function writeVarint(out: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  return pos;
-}
-
-function readVarint(bytes: Uint8Array, cursor: { pos: number }): number {
-  let n = 0;
-  let scale = 1;
-  for (let i = 0; i < 8; i++) {
-    if (cursor.pos >= bytes.length) throw new RangeError('truncated varint');
-    const b = bytes[cursor.pos++];
-    n += (b & 0x7f) * scale;
-    if (b < 0x80) return n;
-    scale *= 128;
-  }
-  throw new RangeError('varint too long');
-}

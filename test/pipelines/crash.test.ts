@@ -3,6 +3,7 @@
 // and the rollups equal those computed from the input (what an uninterrupted run produces).
 // TRIBUTARY_TEST_SEED=<n> replays a run.
 import t from 'tap';
+import { seededRandom } from '../../lib/seeded-random.ts';
 import { Producer, ProduceAcks, type MessageToProduce } from '@platformatic/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBroker, removeDir } from '../helpers/broker-process.ts';
@@ -17,21 +18,10 @@ const T0 = Math.floor(Date.now() / MINUTE) * MINUTE - 60 * MINUTE;
 const SERVICES = ['api', 'web', 'worker', 'db'];
 const SEVERITIES = ['info', 'warn', 'error'];
 
-// A small deterministic PRNG (mulberry32), so a failing seed can be replayed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 t.test('500,000 log records, the pipeline killed -9 and restarted: exactly once, rollups exact', async (t) => {
   const seed = Number(process.env.TRIBUTARY_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
   t.comment(`seed ${seed} (TRIBUTARY_TEST_SEED=${seed} replays this run)`);
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const broker = await startBroker({ args: ['--num-partitions', String(PARTITIONS)] });
   const clickhouse = await startClickHouse();
   let pipelines: CliProcess | null = null;

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { seededRandom as seeded } from '../../lib/seeded-random.ts';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,17 +12,6 @@ import { VisitorModel } from '../../stack/demo/page-views.ts';
 import { startBroker } from '../helpers/broker-process.ts';
 import { startCli } from '../helpers/cli-process.ts';
 import { readTopicJson } from '../helpers/topic-reader.ts';
-
-/** mulberry32: a seeded generator, so the traffic's content is the same in every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A log file's records: JSON lines one per line; plain records a first line and its continuation lines. */
 function records(file: string, format: 'json' | 'plain'): { time: number; level: string; text: string }[] {

@@ -1,3 +1,4 @@
+import { WakeableSleep } from '../../../lib/wakeable-sleep.ts';
 import { Consumer, Producer, ProduceAcks, murmur2, type MessageToProduce } from '@platformatic/kafka';
 import type { AgentConfig } from '../config.ts';
 import type { AgentMetrics } from '../agent-metrics.ts';
@@ -36,7 +37,7 @@ export class Shipper {
   private readonly agentIdBytes: Buffer;
   private stopped = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly pause = new WakeableSleep();
   private mustCheckBroker: boolean;
   private brokerDown = false;
   private readonly config: AgentConfig;
@@ -91,26 +92,19 @@ export class Shipper {
 
   /** Wakes the loop: new records are in the buffer. */
   nudge(): void {
-    this.wake?.();
+    this.pause.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
     await Promise.allSettled([this.producer.close(true), this.consumer.close(true)]);
   }
 
   private async sleep(ms: number): Promise<void> {
     if (this.stopped) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = null;
+    await this.pause.sleep(ms);
   }
 
   private async run(): Promise<void> {

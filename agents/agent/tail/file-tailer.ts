@@ -1,3 +1,4 @@
+import { WakeableSleep } from '../../../lib/wakeable-sleep.ts';
 import { glob, open, readdir, stat } from 'node:fs/promises';
 import { dirname, join, matchesGlob } from 'node:path';
 import type { AgentConfig } from '../config.ts';
@@ -51,7 +52,7 @@ export class FileTailer {
   private nextDiscovery = 0;
   /** Files closed after rotation: forget their checkpoint once acknowledged up to here. */
   private readonly finalMarks = new Map<string, number>();
-  private wake: (() => void) | null = null;
+  private readonly pause = new WakeableSleep();
   private readonly config: AgentConfig;
   private readonly buffer: DiskBuffer;
   private readonly state: AgentState;
@@ -91,7 +92,7 @@ export class FileTailer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
     for (const t of this.tracked.values()) await t.file.close();
     this.tracked.clear();
@@ -112,7 +113,7 @@ export class FileTailer {
 
   /** Lets the loop run now instead of after its poll interval (the buffer drained). */
   nudge(): void {
-    this.wake?.();
+    this.pause.wake();
   }
 
   private async run(): Promise<void> {
@@ -130,14 +131,7 @@ export class FileTailer {
         this.metrics.errors.inc({ kind: 'tail' });
         this.log.warn(`tailing: ${(err as Error).message}`);
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.config.tail.pollIntervalMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+      await this.pause.sleep(this.config.tail.pollIntervalMs);
     }
   }
 

@@ -2,6 +2,7 @@
 // table exactly as produced, mismatching records go to <topic>.dlq, and neither a kill -9 of the sink nor
 // of ClickHouse loses or duplicates a row.
 import t, { type Test } from 'tap';
+import { seededRandom as random } from '../../../../lib/seeded-random.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Producer, ProduceAcks } from '@platformatic/kafka';
@@ -187,17 +188,6 @@ async function checkExactlyOnce(t: Test, ch: ClickHouseServer, total: number): P
 
 function logMessages(from: number, to: number) {
   return Array.from({ length: to - from }, (_, k) => ({ topic: 'logs.enriched', partition: (from + k) % 3, value: logRecord(from + k) }));
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing run can be repeated from its printed seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 t.test('kill -9 of the sink at random moments: ClickHouse holds every record exactly once', async (t) => {
