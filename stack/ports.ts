@@ -44,6 +44,31 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/** The ports of broker nodes 2..N of a cluster (node 1 uses `broker` and `brokerMetrics`) and every node's controller port. */
+export interface ClusterPorts {
+  /** Kafka listener of each node, node 1 first. */
+  kafka: number[];
+  metrics: number[];
+  /** Controller-quorum listener of each node. */
+  controller: number[];
+}
+
+/** Kafka's habit: brokers on consecutive ports from 9092; controllers from 9192; metrics from 9644. */
+const DEFAULT_CONTROLLER_PORT = 9192;
+
+export async function clusterPorts(ports: StackPorts, nodes: number, auto: boolean): Promise<ClusterPorts> {
+  if (auto) {
+    const extra = await freePorts(3 * nodes - 2);
+    return {
+      kafka: [ports.broker, ...extra.slice(0, nodes - 1)],
+      metrics: [ports.brokerMetrics, ...extra.slice(nodes - 1, 2 * nodes - 2)],
+      controller: extra.slice(2 * nodes - 2),
+    };
+  }
+  const range = (from: number) => Array.from({ length: nodes }, (_, i) => from + i);
+  return { kafka: range(ports.broker), metrics: range(ports.brokerMetrics), controller: range(DEFAULT_CONTROLLER_PORT) };
+}
+
 export async function autoPorts(): Promise<StackPorts> {
   const keys = Object.keys(DEFAULT_PORTS) as (keyof StackPorts)[];
   const ports = await freePorts(keys.length);

@@ -7,7 +7,7 @@ import { clickHouseComponent } from './clickhouse-process.ts';
 import { ensureRawTopics } from './raw-topics.ts';
 import { prometheusComponent, type ScrapeTarget } from './prometheus-process.ts';
 import type { StackBinaries } from './required-packages.ts';
-import type { StackPorts } from './ports.ts';
+import type { ClusterPorts, StackPorts } from './ports.ts';
 import type { ComponentSpec } from './supervisor.ts';
 
 /** The Tributary components `--without` may leave out; ClickHouse, Prometheus and the broker always run. */
@@ -17,6 +17,10 @@ export type OptionalComponent = (typeof OPTIONAL_COMPONENTS)[number];
 export interface StackOptions {
   stateDir: string;
   ports: StackPorts;
+  /** Broker nodes; more than one runs a replicated cluster (every node also a controller voter). */
+  brokers: number;
+  /** Ports of every broker node when `brokers` > 1. */
+  cluster?: ClusterPorts;
   /** Hosts to listen on; everything but the dashboards and the collector stays on 127.0.0.1. */
   dashboardsHost: string;
   collectorHost: string;
@@ -37,6 +41,7 @@ export function stackPaths(stateDir: string) {
     demoLogs: join(root, 'demo-logs'),
     dropInLogs: join(root, 'logs-in'),
     broker: join(root, 'broker-1'),
+    brokerNode: (id: number) => join(root, `broker-${id}`),
     agent: join(root, 'agent'),
     collectorSalt: join(root, 'collector', 'salt'),
   };
@@ -56,7 +61,9 @@ export function stackEndpoints(o: StackOptions) {
     stateDir: stackPaths(o.stateDir).root,
     clickhouse: { url: `http://${local(p.clickhouseHttp)}`, httpPort: p.clickhouseHttp, tcpPort: p.clickhouseTcp },
     prometheus: { url: `http://${local(p.prometheus)}`, port: p.prometheus },
-    broker: { bootstrap: local(p.broker), port: p.broker, metrics: `http://${local(p.brokerMetrics)}/metrics` },
+    broker: o.cluster
+      ? { bootstrap: o.cluster.kafka.map(local).join(','), port: p.broker, metrics: o.cluster.metrics.map((m) => `http://${local(m)}/metrics`).join(' ') }
+      : { bootstrap: local(p.broker), port: p.broker, metrics: `http://${local(p.brokerMetrics)}/metrics` },
     ...(on('collector') && { collector: { url: `http://${hostPort(o.collectorHost, p.collector)}`, port: p.collector, metrics: `http://${hostPort(o.collectorHost, p.collector)}/metrics` } }),
     ...(on('agent') && { agent: { metrics: `http://${local(p.agentMetrics)}/metrics` } }),
     ...(on('pipelines') && { pipelines: { metrics: `http://${local(p.pipelinesMetrics)}/metrics` } }),
@@ -72,7 +79,7 @@ function scrapeTargets(o: StackOptions): ScrapeTarget[] {
   const targets: ScrapeTarget[] = [
     { job: 'prometheus', address: local(p.prometheus) },
     { job: 'stack', address: local(p.stackMetrics) },
-    { job: 'broker', address: local(p.brokerMetrics) },
+    ...(o.cluster ? o.cluster.metrics : [p.brokerMetrics]).map((port) => ({ job: 'broker', address: local(port) })),
   ];
   if (!o.without.has('collector')) targets.push({ job: 'collector', address: hostPort(scrapeHost(o.collectorHost), p.collector) });
   if (!o.without.has('agent')) targets.push({ job: 'agent', address: local(p.agentMetrics) });
@@ -82,7 +89,7 @@ function scrapeTargets(o: StackOptions): ScrapeTarget[] {
 }
 
 /** The components in start order; writes their generated configs into the state directory. */
-export function stackComponents(o: StackOptions): ComponentSpec[] {
+export function stackComponents(o: StackOptions): (ComponentSpec | ComponentSpec[])[] {
   const paths = stackPaths(o.stateDir);
   const p = o.ports;
   const endpoints = stackEndpoints(o);
@@ -97,14 +104,27 @@ export function stackComponents(o: StackOptions): ComponentSpec[] {
     stopTimeoutMs: 15_000,
   });
   const brokers = endpoints.broker.bootstrap;
-  const components: ComponentSpec[] = [
+  const components: (ComponentSpec | ComponentSpec[])[] = [
     clickHouseComponent({ command: o.binaries.clickhouse, stateDir: paths.root, logDir: paths.logs, ports: { http: p.clickhouseHttp, tcp: p.clickhouseTcp, interserver: p.clickhouseInterserver } }),
     prometheusComponent({ binary: o.binaries.prometheus, stateDir: paths.root, port: p.prometheus, targets: scrapeTargets(o) }),
-    {
-      ...tributary('broker', ['--node-id', '1', '--listen', brokers, '--data-dir', paths.broker, '--metrics-listen', local(p.brokerMetrics)], /ready: node \d+ listening on/, brokers),
-      afterReady: async () => void (await ensureRawTopics(brokers)),
-    },
   ];
+  const brokerReady = /ready: node \d+ listening on/;
+  if (o.cluster) {
+    // The nodes start together: none is ready before a quorum of them runs. The raw topics are created
+    // once the first is ready, by which time a quorum has formed.
+    const quorum = o.cluster.controller.map((port, i) => `${i + 1}@${local(port)}`).join(',');
+    const nodes = o.cluster.kafka.map((kafka, i) => ({
+      ...tributary('broker', ['--node-id', String(i + 1), '--listen', local(kafka), '--data-dir', paths.brokerNode(i + 1), '--metrics-listen', local(o.cluster!.metrics[i]), '--controller-quorum', quorum], brokerReady, local(kafka)),
+      name: `broker-${i + 1}`,
+    }));
+    nodes[nodes.length - 1].afterReady = async () => void (await ensureRawTopics(brokers, nodes.length));
+    components.push(nodes);
+  } else {
+    components.push({
+      ...tributary('broker', ['--node-id', '1', '--listen', brokers, '--data-dir', paths.broker, '--metrics-listen', local(p.brokerMetrics)], brokerReady, brokers),
+      afterReady: async () => void (await ensureRawTopics(brokers)),
+    });
+  }
   if (!o.without.has('collector')) {
     const listen = hostPort(o.collectorHost, p.collector);
     components.push(tributary('collector', ['--listen', listen, '--brokers', brokers, '--salt-file', paths.collectorSalt], /ready: listening on/, `http://${listen}`));

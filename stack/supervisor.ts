@@ -183,23 +183,30 @@ export class Supervisor {
   }
 
   /**
-   * Starts each component after the previous one is ready. If one does not get ready, those already
-   * running are stopped and a StartError (with the tail of the failed one's log) is thrown.
+   * Starts each component after the previous one is ready; the members of an inner array start together and
+   * are waited for together (a broker cluster's nodes: none is ready until a quorum of them runs). If one does
+   * not get ready, those already running are stopped and a StartError (with the tail of the failed one's log)
+   * is thrown.
    */
-  async startAll(specs: ComponentSpec[]): Promise<void> {
-    for (const spec of specs) {
-      if (this.stopping) throw new StartError(spec.name, 'was not started: the stack is stopping', '');
-      const c = new Supervised(spec, this.opts.logDir);
-      this.components.push(c);
+  async startAll(specs: (ComponentSpec | ComponentSpec[])[]): Promise<void> {
+    for (const step of specs) {
+      const group = Array.isArray(step) ? step : [step];
+      if (this.stopping) throw new StartError(group[0].name, 'was not started: the stack is stopping', '');
+      const started = group.map((spec) => new Supervised(spec, this.opts.logDir));
+      this.components.push(...started);
       const began = Date.now();
-      try {
-        await this.launchUntilReady(c);
-      } catch (err) {
+      const results = await Promise.allSettled(
+        started.map(async (c) => {
+          await this.launchUntilReady(c);
+          this.opts.print(`✓ ${c.spec.name} ready on ${c.spec.address} (${seconds(Date.now() - began)})`);
+        }),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
         await this.stopAll();
-        throw err;
+        throw failed.reason;
       }
-      this.opts.print(`✓ ${spec.name} ready on ${spec.address} (${seconds(Date.now() - began)})`);
-      this.watch(c);
+      for (const c of started) this.watch(c);
     }
   }
 

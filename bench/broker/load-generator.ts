@@ -20,20 +20,20 @@ export interface ProduceRun {
  * over and over, `inFlight` requests pipelined on one connection, so the client costs next to nothing and
  * the figure is what the broker can take in. Only the correlation id is patched per request.
  */
-export async function producePrebuilt(port: number, topic: string, opts: { total: number; recordBytes: number; batchRecords: number; inFlight: number }): Promise<ProduceRun> {
+export async function producePrebuilt(port: number, topic: string, opts: { total: number; recordBytes: number; batchRecords: number; inFlight: number; acks?: number; host?: string }): Promise<ProduceRun> {
   const value = Buffer.alloc(opts.recordBytes, 0x61);
   const records = Array.from({ length: opts.batchRecords }, () => ({ key: null, value }));
   const batch = buildRecordBatch({ records });
   const frame = RawKafkaClient.encodeRequest(PRODUCE, PRODUCE_VERSION, {
     transactionalId: null,
-    acks: 1,
+    acks: opts.acks ?? 1,
     timeoutMs: 30_000,
     topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
   }, 0);
   // One copy of the frame per in-flight slot: slot k is reused only after request k - inFlight was answered,
   // and the broker cannot answer before it has read the whole frame.
   const slots = Array.from({ length: opts.inFlight }, () => Buffer.from(frame));
-  const client = await RawKafkaClient.connect(port);
+  const client = await RawKafkaClient.connect(port, opts.host);
   const requests = Math.ceil(opts.total / opts.batchRecords);
   const latenciesMs: number[] = new Array(requests);
   let sent = 0;

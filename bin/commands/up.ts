@@ -2,13 +2,13 @@ import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node
 import { join, resolve } from 'node:path';
 import { serveMetrics } from '../../lib/metrics-endpoint.ts';
 import { DemoGenerator, parseErrorBurst, type ErrorBurst } from '../../stack/demo-generator.ts';
-import { autoPorts, DEFAULT_PORTS, portIsFree, type StackPorts } from '../../stack/ports.ts';
+import { autoPorts, clusterPorts, DEFAULT_PORTS, portIsFree, type ClusterPorts, type StackPorts } from '../../stack/ports.ts';
 import { findStackBinaries, MissingPackagesError, type StackBinaries } from '../../stack/required-packages.ts';
 import { OPTIONAL_COMPONENTS, stackComponents, stackEndpoints, stackPaths, type OptionalComponent, type StackOptions } from '../../stack/stack-plan.ts';
 import { stackRegistry } from '../../stack/stack-metrics.ts';
 import { StartError, Supervisor } from '../../stack/supervisor.ts';
 import { formatHelp, parseFlags, UsageError, type Command } from './command.ts';
-import { parseHostPort, parseHttpUrl } from './host-port.ts';
+import { parseHostPort, parseHttpUrl, parseIntFlag } from './host-port.ts';
 
 const options = {
   'state-dir': { type: 'string' },
@@ -17,6 +17,7 @@ const options = {
   'demo-log-rate': { type: 'string' },
   'demo-error-burst': { type: 'string' },
   ports: { type: 'string' },
+  brokers: { type: 'string' },
   'dashboards-listen': { type: 'string' },
   'collector-listen': { type: 'string' },
   definitions: { type: 'string' },
@@ -39,6 +40,7 @@ const help = formatHelp(
     { flag: '--demo-log-rate N', description: 'demo log records per second, over all services (default 8)' },
     { flag: '--demo-error-burst AFTER:DURATION', description: 'after AFTER, for DURATION, 20 ERROR records a second from service checkout (e.g. 30s:40s)' },
     { flag: '--ports auto|default', description: `default: broker ${DEFAULT_PORTS.broker}, collector ${DEFAULT_PORTS.collector}, dashboards ${DEFAULT_PORTS.dashboards}, ClickHouse ${DEFAULT_PORTS.clickhouseHttp}/${DEFAULT_PORTS.clickhouseTcp}, Prometheus ${DEFAULT_PORTS.prometheus}, …; auto: free ports` },
+    { flag: '--brokers N', description: 'broker nodes (default 1); 3 runs a replicated cluster: topics get 3 replicas, min.insync.replicas stays at the topic default' },
     { flag: '--dashboards-listen HOST:PORT', description: `dashboards address (default 127.0.0.1:${DEFAULT_PORTS.dashboards})` },
     { flag: '--collector-listen HOST:PORT', description: `collector address, for trackers and SDKs on other machines (default 127.0.0.1:${DEFAULT_PORTS.collector})` },
     { flag: '--definitions DIR', description: 'dashboard definitions (default: the dashboards command\'s own)' },
@@ -57,6 +59,7 @@ interface UpOptions {
   demoLogRate: number;
   errorBurst?: ErrorBurst;
   ports: 'auto' | 'default';
+  brokers: number;
   dashboardsListen?: { host: string; port: number };
   collectorListen?: { host: string; port: number };
   without: Set<OptionalComponent>;
@@ -100,6 +103,7 @@ function parseUpFlags(argv: string[]): UpOptions | 'help' {
     demoLogRate: parseRate('--demo-log-rate', flags['demo-log-rate'], 8),
     errorBurst,
     ports,
+    brokers: parseIntFlag('--brokers', flags.brokers, 1, 1),
     dashboardsListen: flags['dashboards-listen'] === undefined ? undefined : parseHostPort('--dashboards-listen', flags['dashboards-listen']),
     collectorListen: flags['collector-listen'] === undefined ? undefined : parseHostPort('--collector-listen', flags['collector-listen']),
     without,
@@ -143,16 +147,23 @@ const PORT_NAMES: Record<keyof StackPorts, string> = {
   prometheus: 'Prometheus',
 };
 
-async function choosePorts(o: UpOptions): Promise<StackPorts> {
+async function choosePorts(o: UpOptions): Promise<{ ports: StackPorts; cluster?: ClusterPorts }> {
   const ports = o.ports === 'auto' ? await autoPorts() : { ...DEFAULT_PORTS };
   if (o.dashboardsListen) ports.dashboards = o.dashboardsListen.port;
   if (o.collectorListen) ports.collector = o.collectorListen.port;
+  const cluster = o.brokers > 1 ? await clusterPorts(ports, o.brokers, o.ports === 'auto') : undefined;
   if (o.ports === 'default') {
+    const wanted = Object.entries(ports).map(([name, port]) => [PORT_NAMES[name as keyof StackPorts], port] as const);
+    if (cluster) {
+      cluster.kafka.slice(1).forEach((port, i) => wanted.push([`broker ${i + 2}`, port]));
+      cluster.metrics.slice(1).forEach((port, i) => wanted.push([`broker ${i + 2} metrics`, port]));
+      cluster.controller.forEach((port, i) => wanted.push([`broker ${i + 1} controller`, port]));
+    }
     const busy: string[] = [];
-    for (const [name, port] of Object.entries(ports)) if (!(await portIsFree('127.0.0.1', port))) busy.push(`${port} (${PORT_NAMES[name as keyof StackPorts]})`);
+    for (const [name, port] of wanted) if (!(await portIsFree('127.0.0.1', port))) busy.push(`${port} (${name})`);
     if (busy.length > 0) throw new Error(`port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use: stop what uses ${busy.length > 1 ? 'them' : 'it'}, or run with --ports auto`);
   }
-  return ports;
+  return { ports, cluster };
 }
 
 export const upCommand: Command = {
@@ -188,9 +199,10 @@ export const upCommand: Command = {
     const paths = stackPaths(o.stateDir);
     let unlock: () => void = () => {};
     let ports: StackPorts;
+    let cluster: ClusterPorts | undefined;
     try {
       unlock = lockStateDir(paths.root);
-      ports = await choosePorts(o);
+      ({ ports, cluster } = await choosePorts(o));
     } catch (err) {
       unlock();
       console.error(`tributary up: ${(err as Error).message}`);
@@ -199,6 +211,8 @@ export const upCommand: Command = {
     const stack: StackOptions = {
       stateDir: paths.root,
       ports,
+      brokers: o.brokers,
+      cluster,
       dashboardsHost: o.dashboardsListen?.host ?? '127.0.0.1',
       collectorHost: o.collectorListen?.host ?? '127.0.0.1',
       binaries,

@@ -233,10 +233,13 @@ export class Group {
     this.state = this.members.size > 0 ? 'Stable' : 'Empty';
   }
 
-  /** Stops every timer and answers every waiter; the coordinator drops the group (shutdown or DeleteGroups). */
-  close(): void {
+  /**
+   * Stops every timer and answers every waiter with errorCode; the coordinator drops the group (shutdown,
+   * DeleteGroups, or NOT_COORDINATOR when leadership of its offsets partition moved to another broker).
+   */
+  close(errorCode: number = ErrorCode.COORDINATOR_NOT_AVAILABLE): void {
     if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
-    for (const m of [...this.members.values()]) this.removeMember(m, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    for (const m of [...this.members.values()]) this.removeMember(m, errorCode);
     this.state = 'Dead';
   }
 

@@ -9,6 +9,9 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
   handle(req, ctx) {
     const { logs, log, config } = ctx.broker;
     const results = req.topics.map((t) => {
+      if (ctx.broker.cluster) {
+        return { name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'adding partitions to a topic of a replicated cluster is not supported yet' };
+      }
       const info = logs.topic(t.name);
       if (!info) return { name: t.name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic ${t.name} does not exist` };
       if (t.count <= info.partitions) {

@@ -4,12 +4,16 @@ import { ErrorCode, errorCodeOf } from '../protocol/error-codes.ts';
 import type { ApiHandler } from './handler.ts';
 import { ZERO_UUID } from './topic-lookup.ts';
 import { describeTopicConfigs, CONFIG_SOURCE } from './topic-configs.ts';
+import { createTopicsThroughController } from './cluster-topics.ts';
+import { describeConfigEntries } from '../storage/log-config.ts';
+import type { RequestContext } from './handler.ts';
 
 export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = {
   apiKey: 19,
   minVersion: 0,
   maxVersion: 7,
   handle(req, ctx) {
+    if (ctx.broker.cluster) return createInCluster(req, ctx);
     const { broker } = ctx;
     const topics: CreatableTopicResult[] = [];
     const seen = new Set<string>();
@@ -79,3 +83,66 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
     return { throttleTimeMs: 0, topics };
   },
 };
+
+/**
+ * In a cluster the active controller places the replicas and records the topic; this broker answers once its
+ * own metadata has the topic. Explicit replica assignments are not supported yet and are refused clearly.
+ */
+async function createInCluster(req: CreateTopicsRequest, ctx: RequestContext): Promise<CreateTopicsResponse> {
+  const results: CreatableTopicResult[] = req.topics.map((t) => ({
+    name: t.name,
+    topicId: ZERO_UUID,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    numPartitions: -1,
+    replicationFactor: -1,
+    configs: null,
+  }));
+  const seen = new Set<string>();
+  const toCreate: { index: number; configs: Record<string, string> }[] = [];
+  req.topics.forEach((t, index) => {
+    const result = results[index];
+    if (seen.has(t.name)) {
+      result.errorCode = ErrorCode.INVALID_REQUEST;
+      result.errorMessage = `topic ${t.name} appears more than once in the request`;
+      return;
+    }
+    seen.add(t.name);
+    if (t.assignments.length > 0) {
+      result.errorCode = ErrorCode.INVALID_REPLICA_ASSIGNMENT;
+      result.errorMessage = 'explicit replica assignments are not supported; give numPartitions and replicationFactor';
+      return;
+    }
+    const configs: Record<string, string> = {};
+    for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
+    toCreate.push({ index, configs });
+  });
+  const answers = await createTopicsThroughController(
+    ctx,
+    toCreate.map(({ index, configs }) => ({
+      name: req.topics[index].name,
+      partitions: req.topics[index].numPartitions === -1 ? ctx.broker.config.defaultPartitions : req.topics[index].numPartitions,
+      replicationFactor: req.topics[index].replicationFactor,
+      configs,
+    })),
+    req.validateOnly === true,
+  );
+  answers.forEach((answer, i) => {
+    const { index, configs } = toCreate[i];
+    const result = results[index];
+    result.errorCode = answer.code;
+    result.errorMessage = answer.message;
+    if (answer.code !== ErrorCode.NONE) return;
+    result.topicId = answer.topicId ?? ZERO_UUID;
+    result.numPartitions = answer.partitions;
+    result.replicationFactor = answer.replicationFactor;
+    result.configs = describeTopicConfigs(describeConfigEntries(configs, ctx.broker.config.topicDefaults), null, false).map((c) => ({
+      name: c.name,
+      value: c.value,
+      readOnly: false,
+      configSource: c.configSource ?? CONFIG_SOURCE.DEFAULT_CONFIG,
+      isSensitive: false,
+    }));
+  });
+  return { throttleTimeMs: 0, topics: results };
+}

@@ -7,6 +7,7 @@ export const deleteGroupsHandler: ApiHandler<DeleteGroupsRequest, DeleteGroupsRe
   maxVersion: 2,
   handle(req, ctx) {
     const results = req.groupsNames.map((groupId) => {
+      // deleteGroup answers NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS itself for groups not coordinated here.
       const errorCode = ctx.broker.groups.deleteGroup(groupId);
       if (errorCode === 0) ctx.broker.log.info(`deleted consumer group ${groupId}`);
       return { groupId, errorCode };

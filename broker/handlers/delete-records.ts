@@ -10,8 +10,9 @@ export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecord
     const topics = req.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => {
-        const log = ctx.broker.logs.getLog(t.name, p.partitionIndex);
-        if (!log) return { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+        const leader = ctx.broker.partitions.leader(t.name, p.partitionIndex);
+        if (typeof leader === 'number') return { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: leader };
+        const { log } = leader;
         try {
           return { partitionIndex: p.partitionIndex, lowWatermark: log.deleteRecordsBefore(p.offset), errorCode: ErrorCode.NONE };
         } catch (err) {

@@ -9,6 +9,10 @@ export const describeGroupsHandler: ApiHandler<DescribeGroupsRequest, DescribeGr
   maxVersion: 5,
   handle(req, ctx) {
     const groups = req.groups.map((groupId) => {
+      const coordinatorError = ctx.broker.groups.coordinatorError(groupId);
+      if (coordinatorError !== ErrorCode.NONE) {
+        return { errorCode: coordinatorError, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+      }
       const g = ctx.broker.groups.existingGroup(groupId);
       if (!g) return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
       const stable = g.state === 'Stable';

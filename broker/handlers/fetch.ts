@@ -14,6 +14,10 @@ const EMPTY: readonly Buffer[] = [];
  * an append to one of its partitions, or max.wait.ms, whichever comes first.
  * v4 is the first version whose records are RecordBatch v2; fetch sessions (v7+) are answered sessionless
  * (session id 0), which every client handles by sending full requests.
+ *
+ * In a cluster a fetch with a replica id is a follower's: it may read up to the log end (not just HW), and its
+ * fetch offset tells the leader how far that follower has got, which may move HW and the ISR. Consumers read
+ * only from the leader and only below HW.
  */
 export const fetchHandler: ApiHandler<FetchRequest, FetchResponse> = {
   apiKey: 1,
@@ -48,8 +52,13 @@ function watchKeys(req: FetchRequest, ctx: RequestContext): string[] {
   return keys;
 }
 
+function replicaIdOf(req: FetchRequest): number {
+  return req.replicaState && req.replicaState.replicaId >= 0 ? req.replicaState.replicaId : (req.replicaId ?? -1);
+}
+
 function readOnce(req: FetchRequest, ctx: RequestContext): { response: FetchResponse; bytes: number; anyError: boolean } {
-  const { logs, metrics } = ctx.broker;
+  const { partitions: leadership, metrics, cluster } = ctx.broker;
+  const replicaId = cluster ? replicaIdOf(req) : -1;
   let budget = req.maxBytes !== undefined && req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
   let bytes = 0;
   let anyError = false;
@@ -70,15 +79,23 @@ function readOnce(req: FetchRequest, ctx: RequestContext): { response: FetchResp
         records: EMPTY,
       };
       partitions.push(out);
-      const log = name === undefined ? undefined : logs.getLog(name, p.partition);
-      if (!log) {
-        out.errorCode = name === undefined && ctx.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      const leader = name === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : leadership.leader(name, p.partition, p.currentLeaderEpoch);
+      if (typeof leader === 'number') {
+        out.errorCode = name === undefined && ctx.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : leader;
         anyError = true;
         continue;
       }
+      const { log, state } = leader;
       try {
+        if (replicaId >= 0 && state) {
+          const hwBefore = log.highWatermark;
+          state.followerFetched(replicaId, p.fetchOffset, Date.now());
+          // The follower's progress may have committed data that consumers and acks=all producers wait for.
+          if (log.highWatermark !== hwBefore) ctx.broker.appends.notify(name as string, p.partition);
+        }
         const maxBytes = Math.min(p.partitionMaxBytes, budget);
-        const read = log.read(p.fetchOffset, Math.max(0, maxBytes), bytes === 0);
+        const upTo = replicaId >= 0 ? log.logEndOffset : log.highWatermark;
+        const read = log.read(p.fetchOffset, Math.max(0, maxBytes), bytes === 0, upTo);
         out.highWatermark = read.highWatermark;
         out.lastStableOffset = read.highWatermark;
         out.logStartOffset = read.logStartOffset;

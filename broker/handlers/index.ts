@@ -20,6 +20,7 @@ import { listGroupsHandler } from './list-groups.ts';
 import { deleteGroupsHandler } from './delete-groups.ts';
 import { deleteRecordsHandler } from './delete-records.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
 
 /** The broker's handler table: one entry per API key it serves. */
 export function allHandlers(): ApiHandler[] {
@@ -44,6 +45,7 @@ export function allHandlers(): ApiHandler[] {
     deleteGroupsHandler,
     deleteRecordsHandler,
     initProducerIdHandler,
+    offsetForLeaderEpochHandler,
   ];
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;

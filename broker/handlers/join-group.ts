@@ -1,4 +1,5 @@
 import type { JoinGroupRequest, JoinGroupResponse } from '../protocol/messages/index.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
 import type { ApiHandler } from './handler.ts';
 
 const INVALID_GROUP_ID = 24;
@@ -10,6 +11,10 @@ export const joinGroupHandler: ApiHandler<JoinGroupRequest, JoinGroupResponse> =
   async handle(req, ctx) {
     if (!req.groupId) {
       return { throttleTimeMs: 0, errorCode: INVALID_GROUP_ID, generationId: -1, protocolType: null, protocolName: '', leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
+    }
+    const coordinatorError = ctx.broker.groups.coordinatorError(req.groupId);
+    if (coordinatorError !== ErrorCode.NONE) {
+      return { throttleTimeMs: 0, errorCode: coordinatorError, generationId: -1, protocolType: null, protocolName: ctx.apiVersion >= 7 ? null : '', leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
     }
     const group = ctx.broker.groups.group(req.groupId);
     const result = await group.join({

@@ -11,6 +11,9 @@ export const leaveGroupHandler: ApiHandler<LeaveGroupRequest, LeaveGroupResponse
   maxVersion: 5,
   handle(req, ctx) {
     const leaving = ctx.apiVersion >= 3 ? (req.members ?? []).map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null })) : [{ memberId: req.memberId ?? '', groupInstanceId: null }];
+    const coordinatorError = ctx.broker.groups.coordinatorError(req.groupId);
+    // As in Kafka, a group-level error answers for the whole request and names no members.
+    if (coordinatorError !== ErrorCode.NONE) return { throttleTimeMs: 0, errorCode: coordinatorError, members: [] };
     const group = ctx.broker.groups.existingGroup(req.groupId);
     const codes = group ? group.leave(leaving) : leaving.map(() => UNKNOWN_MEMBER_ID);
     const members = leaving.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: codes[i] }));

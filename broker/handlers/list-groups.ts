@@ -2,6 +2,7 @@ import type { ListGroupsRequest, ListGroupsResponse } from '../protocol/messages
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { ApiHandler } from './handler.ts';
 
+
 export const listGroupsHandler: ApiHandler<ListGroupsRequest, ListGroupsResponse> = {
   apiKey: 16,
   minVersion: 0,
@@ -17,6 +18,7 @@ export const listGroupsHandler: ApiHandler<ListGroupsRequest, ListGroupsResponse
         return { groupId: id, protocolType: g?.protocolType ?? 'consumer', groupState: g?.state ?? 'Empty', groupType: 'classic' };
       })
       .filter((g) => (states === null || states.has(g.groupState.toLowerCase())) && (types === null || types.has('classic')));
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: listed };
+    // Only groups of coordinated partitions are known here; while one is still loading, Kafka says so.
+    return { throttleTimeMs: 0, errorCode: groups.isLoading() ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE, groups: listed };
   },
 };

@@ -26,12 +26,14 @@ export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsRespo
           leaderEpoch: 0,
         };
         partitions.push(out);
-        const log = ctx.broker.logs.getLog(t.name, p.partitionIndex);
-        if (!log) {
-          out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        const leader = ctx.broker.partitions.leader(t.name, p.partitionIndex, p.currentLeaderEpoch);
+        if (typeof leader === 'number') {
+          out.errorCode = leader;
           out.leaderEpoch = -1;
           continue;
         }
+        const { log } = leader;
+        out.leaderEpoch = leader.leaderEpoch;
         if (p.timestamp === EARLIEST) {
           out.offset = log.logStartOffset;
         } else if (p.timestamp === LATEST) {

@@ -10,6 +10,9 @@ import type { ApiHandler } from './handler.ts';
  * advertised because librdkafka (kcat, ClickHouse's Kafka engine) only compresses with gzip, snappy or lz4
  * when the broker's Produce range includes v0 (Kafka 4.0 had to do the same). Old message sets sent with them
  * fail validation per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+ *
+ * In a cluster only the leader appends; acks=all refuses up front when the ISR is smaller than
+ * min.insync.replicas and otherwise answers once the high watermark covers the batch (every ISR member has it).
  */
 export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
@@ -19,6 +22,7 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
     const { broker } = ctx;
     const acksValid = req.acks === 0 || req.acks === 1 || req.acks === -1;
     const responses: TopicProduceResponse[] = [];
+    const replicating: Promise<void>[] = [];
     for (const topicData of req.topicData) {
       const partitionResponses: PartitionProduceResponse[] = [];
       for (const pd of topicData.partitionData) {
@@ -36,24 +40,41 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
           result.errorCode = ErrorCode.INVALID_REQUIRED_ACKS;
           continue;
         }
-        const log = broker.logs.getLog(topicData.name, pd.index);
-        if (!log) {
-          result.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        const leader = broker.partitions.leader(topicData.name, pd.index);
+        if (typeof leader === 'number') {
+          result.errorCode = leader;
           continue;
         }
+        const { log, state } = leader;
         const records = pd.records;
         if (!records || !Buffer.isBuffer(records) || records.length === 0) {
           result.errorCode = ErrorCode.INVALID_RECORD;
           result.errorMessage = 'produce request carries no record batch';
           continue;
         }
+        const minIsr = log.config.minInsyncReplicas;
+        if (state && req.acks === -1 && state.isr.length < minIsr) {
+          result.errorCode = ErrorCode.NOT_ENOUGH_REPLICAS;
+          result.errorMessage = `the ISR has ${state.isr.length} member(s), min.insync.replicas is ${minIsr}`;
+          continue;
+        }
         try {
-          const appended = log.append(records, 0);
+          const appended = log.append(records, leader.leaderEpoch);
           result.baseOffset = appended.baseOffset;
           result.logAppendTimeMs = appended.logAppendTimeMs;
           result.logStartOffset = log.logStartOffset;
           broker.metrics.bytesIn.inc({ topic: topicData.name }, records.length);
           broker.metrics.recordsIn.inc({ topic: topicData.name }, appended.recordCount);
+          if (state) {
+            state.onLocalAppend();
+            if (req.acks === -1) {
+              replicating.push(
+                state.waitForReplication(appended.lastOffset + 1, minIsr, req.timeoutMs > 0 ? req.timeoutMs : 30_000).then((code) => {
+                  result.errorCode = code;
+                }),
+              );
+            }
+          }
           broker.appends.notify(topicData.name, pd.index);
         } catch (err) {
           result.errorCode = errorCodeOf(err);
@@ -67,6 +88,8 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
     }
     // acks=0: the client expects no response at all.
     if (req.acks === 0) return undefined;
-    return { responses, throttleTimeMs: 0 };
+    const response = { responses, throttleTimeMs: 0 };
+    if (replicating.length === 0) return response;
+    return Promise.all(replicating).then(() => response);
   },
 };

@@ -1,4 +1,5 @@
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/messages/index.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
 import type { ApiHandler } from './handler.ts';
 
 const UNKNOWN_MEMBER_ID = 25;
@@ -8,8 +9,11 @@ export const syncGroupHandler: ApiHandler<SyncGroupRequest, SyncGroupResponse> =
   minVersion: 0,
   maxVersion: 5,
   async handle(req, ctx) {
+    const fail = (errorCode: number) => ({ throttleTimeMs: 0, errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    const coordinatorError = ctx.broker.groups.coordinatorError(req.groupId);
+    if (coordinatorError !== ErrorCode.NONE) return fail(coordinatorError);
     const group = ctx.broker.groups.existingGroup(req.groupId);
-    if (!group) return { throttleTimeMs: 0, errorCode: UNKNOWN_MEMBER_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+    if (!group) return fail(UNKNOWN_MEMBER_ID);
     const result = await group.sync({
       memberId: req.memberId,
       groupInstanceId: req.groupInstanceId ?? null,

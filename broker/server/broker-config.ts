@@ -1,4 +1,40 @@
 import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../coordinator/group-coordinator.ts';
+import type { Voter } from '../controller/raft/voters.ts';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Settings of a broker that is part of a replicated cluster (given --controller-quorum). */
+export interface ClusterConfig {
+  /** controller.quorum.voters: every broker is also a voter of the controller quorum (combined mode). */
+  voters: Voter[];
+  /** How this broker dials other voters, where that differs from the voter list (e.g. through a proxy). */
+  peerAddresses: Map<number, HostPort>;
+  /** How this broker reaches other brokers' Kafka listeners for replica fetching, where that differs. */
+  peerBrokerAddresses: Map<number, HostPort>;
+  /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
+  /** broker.session.timeout.ms: a broker not heard from for this long is fenced by the controller. */
+  brokerSessionTimeoutMs: number;
+  /** broker.heartbeat.interval.ms */
+  brokerHeartbeatIntervalMs: number;
+  /** default.replication.factor: for auto-created topics, CreateTopics with -1 and __consumer_offsets. */
+  defaultReplicationFactor: number;
+  /** leader.imbalance.check.interval.ms: how often leadership is moved back to preferred replicas. */
+  leaderRebalanceIntervalMs: number;
+  /** controlled.shutdown: how long a stopping broker waits for its leaderships to move. */
+  controlledShutdownTimeoutMs: number;
+}
+
+export const DEFAULT_CLUSTER_TIMINGS = {
+  replicaLagTimeMaxMs: 30_000,
+  brokerSessionTimeoutMs: 9_000,
+  brokerHeartbeatIntervalMs: 2_000,
+  leaderRebalanceIntervalMs: 30_000,
+  controlledShutdownTimeoutMs: 10_000,
+} as const;
 
 /** Broker-wide settings, named after Kafka's server.properties where one exists. */
 export interface BrokerConfig {
@@ -24,6 +60,8 @@ export interface BrokerConfig {
   cleanerIntervalMs: number;
   /** Consumer-group coordinator settings (group.*, offsets.*). */
   coordinator: CoordinatorConfig;
+  /** Null for a single broker that is its own cluster. */
+  cluster: ClusterConfig | null;
 }
 
 export const DEFAULT_SOCKET_REQUEST_MAX_BYTES = 104_857_600;
@@ -42,6 +80,7 @@ export function defaultBrokerConfig(overrides: Partial<BrokerConfig> & Pick<Brok
     retentionCheckIntervalMs: 300_000,
     cleanerIntervalMs: 15_000,
     coordinator: { ...DEFAULT_COORDINATOR_CONFIG },
+    cluster: null,
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PartitionLeadership } from '../replication/partition-leadership.ts';
 import type { LogManager, TopicInfo } from '../storage/log-manager.ts';
 
 /** The broker's own health, scraped by Prometheus at /metrics like every other Tributary component. */
@@ -37,7 +38,12 @@ export function createBrokerMetrics(nodeId: number): BrokerMetrics {
  * A single broker leads every partition it hosts; with replication the two counts differ, which is what
  * the pipeline-health dashboard shows.
  */
-export function registerLogMetrics(registry: Registry, logs: LogManager): void {
+export function registerLogMetrics(registry: Registry, logs: LogManager, leadership: PartitionLeadership): void {
+  const count = (t: TopicInfo, include: (p: number) => boolean) => {
+    let n = 0;
+    for (let p = 0; p < t.partitions; p++) if (include(p)) n++;
+    return n;
+  };
   const perTopic = (name: string, help: string, value: (t: TopicInfo) => number) =>
     new Gauge({
       name,
@@ -49,8 +55,8 @@ export function registerLogMetrics(registry: Registry, logs: LogManager): void {
         for (const t of logs.topics()) this.set({ topic: t.name }, value(t));
       },
     });
-  perTopic('tributary_broker_partitions', 'Partitions hosted on this broker, by topic', (t) => t.partitions);
-  perTopic('tributary_broker_partition_leaders', 'Partitions this broker is the leader of, by topic', (t) => t.partitions);
+  perTopic('tributary_broker_partitions', 'Partitions hosted on this broker, by topic', (t) => count(t, (p) => logs.getLog(t.name, p) !== undefined));
+  perTopic('tributary_broker_partition_leaders', 'Partitions this broker is the leader of, by topic', (t) => count(t, (p) => typeof leadership.leader(t.name, p) !== 'number'));
   perTopic('tributary_broker_log_size_bytes', 'Bytes on disk of every partition of a topic', (t) => {
     let bytes = 0;
     for (let p = 0; p < t.partitions; p++) bytes += logs.getLog(t.name, p)?.sizeInBytes ?? 0;

@@ -5,12 +5,18 @@ import type { Logger } from './logger.ts';
 
 /** Pause reading a client once this much response data waits in its socket: memory stays bounded. */
 const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
+const PRODUCE = 0;
 
 /**
  * One client connection. Kafka clients pipeline requests and match responses by order, so requests are
- * handled one after another and each response is written before the next request starts; synchronous
- * handlers (most of them) run inline while the socket is corked, so a burst of pipelined produce requests
- * costs one writev, not one syscall per response.
+ * handled one after another and responses are written in request order; synchronous handlers (most of them)
+ * run inline while the socket is corked, so a burst of pipelined produce requests costs one writev, not one
+ * syscall per response.
+ *
+ * A request whose answer is asynchronous (a parked fetch, a group join) holds back the requests behind it,
+ * as Kafka mutes a channel until its response is sent, with one exception: produce requests behind produce
+ * requests. Their appends happen in order as they are handled, only their acks=all answers wait for
+ * replication, so a pipelining producer keeps several batches in replication at once instead of one.
  */
 export class Connection {
   private readonly socket: Socket;
@@ -20,6 +26,10 @@ export class Connection {
   private readonly pending: Buffer[] = [];
   private busy = false;
   private closed = false;
+  /** Answers handled but not yet written, oldest first, and whether all of them are produce answers. */
+  private outstanding = 0;
+  private outstandingProduceOnly = true;
+  private writeChain: Promise<void> = Promise.resolve();
   readonly remote: string;
 
   constructor(socket: Socket, router: RequestRouter, log: Logger, maxRequestBytes: number) {
@@ -56,6 +66,8 @@ export class Connection {
     this.socket.cork();
     try {
       while (this.pending.length > 0 && !this.closed) {
+        const apiKey = this.pending[0].readInt16BE(0);
+        if (this.outstanding > 0 && !(apiKey === PRODUCE && this.outstandingProduceOnly)) break;
         const frame = this.pending.shift() as Buffer;
         let result;
         try {
@@ -64,25 +76,39 @@ export class Connection {
           this.fail(err);
           return;
         }
-        if (result instanceof Promise) {
-          result.then(
-            (chunks) => {
-              // Corked like the synchronous path, so a multi-chunk response goes out as one writev.
-              this.socket.cork();
-              this.write(chunks);
-              this.socket.uncork();
-              this.process();
-            },
-            (err) => this.fail(err),
-          );
-          return;
+        if (result instanceof Promise || this.outstanding > 0) {
+          this.queueAnswer(result, apiKey);
+          continue;
         }
         this.write(result);
       }
-      this.busy = false;
     } finally {
+      this.busy = false;
       this.socket.uncork();
     }
+  }
+
+  /** Writes an answer after every earlier one, then lets the requests held back behind them run. */
+  private queueAnswer(result: Buffer[] | null | Promise<Buffer[] | null>, apiKey: number): void {
+    this.outstanding++;
+    if (apiKey !== PRODUCE) this.outstandingProduceOnly = false;
+    this.writeChain = this.writeChain
+      .then(() => result)
+      .then(
+        (chunks) => {
+          // Corked like the synchronous path, so a multi-chunk response goes out as one writev.
+          this.socket.cork();
+          this.write(chunks);
+          this.socket.uncork();
+        },
+        (err) => this.fail(err),
+      )
+      .finally(() => {
+        this.outstanding--;
+        if (this.outstanding > 0) return;
+        this.outstandingProduceOnly = true;
+        if (!this.busy && !this.closed) this.process();
+      });
   }
 
   private write(chunks: Buffer[] | null): void {

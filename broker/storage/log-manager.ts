@@ -27,6 +27,11 @@ interface TopicFile {
 
 const FLUSH_TICK_MS = 100;
 
+export interface LogManagerOptions {
+  /** Every partition is replicated: its high watermark moves only by Log.setHighWatermark (see LogOpenOptions). */
+  replicated?: boolean;
+}
+
 /** Kafka's rule for topic names: legal characters, length, and not "." or "..". */
 export function validateTopicName(name: string): void {
   if (name.length === 0) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, 'topic name is empty');
@@ -47,26 +52,29 @@ export class LogManager {
   private readonly topicDefaults: Record<string, string>;
   private readonly topicsByName = new Map<string, TopicInfo>();
   private readonly topicsById = new Map<string, TopicInfo>();
-  private readonly logs = new Map<string, Log[]>();
+  /** Per topic, indexed by partition; a replicated broker holds only the partitions assigned to it (holes elsewhere). */
+  private readonly logs = new Map<string, (Log | undefined)[]>();
   private readonly flushTimer: NodeJS.Timeout;
   private retentionTimer: NodeJS.Timeout | null = null;
   private cleanerTimer: NodeJS.Timeout | null = null;
   private cleaning: Promise<void> | null = null;
   private readonly logger: Logger | undefined;
+  readonly replicated: boolean;
 
-  private constructor(dataDir: string, clusterId: string, topicDefaults: Record<string, string>, logger?: Logger) {
+  private constructor(dataDir: string, clusterId: string, topicDefaults: Record<string, string>, logger?: Logger, options: LogManagerOptions = {}) {
     this.dataDir = dataDir;
     this.clusterId = clusterId;
     this.topicDefaults = topicDefaults;
     this.logger = logger;
+    this.replicated = options.replicated ?? false;
     this.flushTimer = setInterval(() => {
       const now = Date.now();
-      for (const logs of this.logs.values()) for (const log of logs) log.flushIfDue(now);
+      for (const logs of this.logs.values()) for (const log of logs) log?.flushIfDue(now);
     }, FLUSH_TICK_MS);
     this.flushTimer.unref();
   }
 
-  static async open(dataDir: string, nodeId: number, topicDefaults: Record<string, string>, logger?: Logger): Promise<LogManager> {
+  static async open(dataDir: string, nodeId: number, topicDefaults: Record<string, string>, logger?: Logger, options: LogManagerOptions = {}): Promise<LogManager> {
     resolveLogConfig({}, topicDefaults); // refuse bad broker defaults before touching the disk
     mkdirSync(join(dataDir, 'topics'), { recursive: true });
     const metaPath = join(dataDir, 'meta.properties');
@@ -86,7 +94,7 @@ export class LogManager {
       clusterId = randomBytes(16).toString('base64url').slice(0, 22);
       writeFileAtomic(metaPath, `node.id=${nodeId}\ncluster.id=${clusterId}\nversion=1\n`);
     }
-    const manager = new LogManager(dataDir, clusterId, topicDefaults, logger);
+    const manager = new LogManager(dataDir, clusterId, topicDefaults, logger, options);
     manager.loadTopics();
     return manager;
   }
@@ -105,14 +113,17 @@ export class LogManager {
       }
       const meta = JSON.parse(readFileSync(file, 'utf8')) as TopicFile;
       const info = this.register(name, meta);
-      const logs: Log[] = [];
-      for (let p = 0; p < info.partitions; p++) logs.push(this.openLog(name, p, info.config));
+      const logs: (Log | undefined)[] = [];
+      for (let p = 0; p < info.partitions; p++) {
+        const assignedHere = !this.replicated || existsSync(join(this.topicDir(name), String(p)));
+        logs.push(assignedHere ? this.openLog(name, p, info.config) : undefined);
+      }
       this.logs.set(name, logs);
     }
   }
 
   private openLog(topic: string, partition: number, config: LogConfig): Log {
-    const { log, report } = Log.open(join(this.topicDir(topic), String(partition)), config);
+    const { log, report } = Log.open(join(this.topicDir(topic), String(partition)), config, { replicated: this.replicated });
     if (report.truncatedBytes > 0 || report.removedSegments > 0) {
       this.logger?.warn(
         `recovered ${topic}-${partition}: truncated ${report.truncatedBytes} byte(s) of torn or corrupt data` +
@@ -188,9 +199,32 @@ export class LogManager {
     if (!info) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
     this.topicsByName.delete(name);
     this.topicsById.delete(info.topicId);
-    for (const log of this.logs.get(name) ?? []) log.delete();
+    for (const log of this.logs.get(name) ?? []) log?.delete();
     this.logs.delete(name);
     rmSync(this.topicDir(name), { recursive: true, force: true });
+  }
+
+  /**
+   * A replicated broker's copy of one partition the cluster metadata assigns to it: the topic's folder and
+   * topic.json are created on first use (with the cluster's topic id), then the partition's log is opened.
+   */
+  ensurePartitionLog(name: string, topicId: string, partition: number, partitionCount: number, configs: Record<string, string>): Log {
+    let info = this.topicsByName.get(name);
+    if (!info) {
+      validateTopicName(name);
+      mkdirSync(this.topicDir(name), { recursive: true });
+      const meta: TopicFile = { topicId, partitions: partitionCount, configs };
+      writeFileAtomic(join(this.topicDir(name), 'topic.json'), JSON.stringify(meta, null, 2));
+      info = this.register(name, meta);
+      this.logs.set(name, []);
+    } else if (info.topicId !== topicId) {
+      throw new Error(`topic ${name} here has id ${info.topicId}, the cluster's has ${topicId}: delete the old one first`);
+    } else if (info.partitions < partitionCount) {
+      writeFileAtomic(join(this.topicDir(name), 'topic.json'), JSON.stringify({ topicId, partitions: partitionCount, configs: info.overrides } satisfies TopicFile, null, 2));
+      info.partitions = partitionCount;
+    }
+    const logs = this.logs.get(name)!;
+    return (logs[partition] ??= this.openLog(name, partition, info.config));
   }
 
   createPartitions(name: string, total: number): void {
@@ -214,6 +248,7 @@ export class LogManager {
     let deleted = 0;
     for (const [topic, logs] of this.logs) {
       logs.forEach((log, partition) => {
+        if (!log) return;
         const n = log.applyRetention(now);
         if (n > 0) this.logger?.info(`retention deleted ${n} segment(s) of ${topic}-${partition}; log start offset now ${log.logStartOffset}`);
         deleted += n;
@@ -234,7 +269,7 @@ export class LogManager {
   private async runCleaner(cleaner: LogCleaner): Promise<void> {
     for (const [topic, logs] of [...this.logs]) {
       for (const [partition, log] of logs.entries()) {
-        if (this.logs.get(topic)?.[partition] !== log || !cleaner.needsCleaning(log)) continue;
+        if (!log || this.logs.get(topic)?.[partition] !== log || !cleaner.needsCleaning(log)) continue;
         try {
           const r = await cleaner.clean(log, Date.now());
           if (r.segmentsCleaned > 0) {
@@ -253,7 +288,7 @@ export class LogManager {
     await this.cleaning;
     clearInterval(this.flushTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    for (const logs of this.logs.values()) for (const log of logs) log.close();
+    for (const logs of this.logs.values()) for (const log of logs) log?.close();
     this.logs.clear();
   }
 }

@@ -26,9 +26,12 @@ export class CorruptSegmentError extends KafkaError {
 const SCAN_CHUNK = 4 * 1024 * 1024;
 
 export interface SegmentRead {
+  /** Whole batches; empty when the first one did not fit in maxBytes (and minOneBatch was false). */
   buffer: Buffer;
   /** Base offset of the first batch returned. */
   firstOffset: number;
+  /** Batches below maxOffset may remain in this segment after `buffer`: a reader must not skip to the next segment. */
+  more: boolean;
 }
 
 /**
@@ -154,21 +157,26 @@ export class LogSegment {
     this.timeIndex.maybeAppend(maxTimestamp, baseOffset - this.baseOffset);
   }
 
-  /** Appends validated batches whose offsets start at firstOffset (already stamped into `records`). */
-  append(records: Buffer, summary: BatchSummary, firstOffset: number): void {
+  /**
+   * Appends validated batches whose base offsets are already in their headers (stamped by the leader's
+   * append, or as the leader wrote them for a follower's): the headers, not a running count, say where
+   * each batch starts, so a follower copying a compacted log keeps its gaps.
+   */
+  append(records: Buffer, summary: BatchSummary): void {
     if (this.size === 0) this.createdMs = Date.now();
     const start = this.size;
     let written = 0;
     while (written < records.length) written += writeSync(this.fd, records, written, records.length - written, start + written);
-    let offset = firstOffset;
+    let next = this.nextOffset;
     for (let i = 0; i < summary.batchCount; i++) {
       const pos = summary.positions[i];
       const size = LOG_OVERHEAD + records.readInt32BE(pos + BATCH_LENGTH);
-      this.indexBatch(offset, start + pos, readInt64(records, pos + MAX_TIMESTAMP), size);
-      offset += records.readInt32BE(pos + LAST_OFFSET_DELTA) + 1;
+      const base = readInt64(records, pos);
+      this.indexBatch(base, start + pos, readInt64(records, pos + MAX_TIMESTAMP), size);
+      next = base + records.readInt32BE(pos + LAST_OFFSET_DELTA) + 1;
     }
     this.size += records.length;
-    this.nextOffset = offset;
+    this.nextOffset = next;
   }
 
   /** Byte position of the batch containing `offset` (or the first batch after it); -1 if past the end. */
@@ -188,29 +196,41 @@ export class LogSegment {
 
   /**
    * Whole batches starting with the one that contains `offset`, at most maxBytes of them, but at least one
-   * whole batch when minOneBatch (KIP-74: a batch above the limit must not stall a consumer). One file read
-   * in the common case; null when nothing lies at or after `offset`.
+   * whole batch when minOneBatch (KIP-74: a batch above the limit must not stall a consumer), and none whose
+   * base offset is at or past maxOffset (the high watermark for consumers: it always lies on a batch
+   * boundary). One file read in the common case, headers walked only; null when nothing below maxOffset lies
+   * at or after `offset`.
    */
-  read(offset: number, maxBytes: number, minOneBatch: boolean): SegmentRead | null {
+  read(offset: number, maxBytes: number, minOneBatch: boolean, maxOffset = Infinity): SegmentRead | null {
     const start = this.positionOf(offset);
     if (start < 0) return null;
     const available = this.size - start;
     let buf = this.readAt(start, Math.min(available, Math.max(maxBytes, HEADER_SIZE)));
     let end = 0;
-    while (end + LOG_OVERHEAD <= buf.length) {
+    let more = true;
+    while (true) {
+      if (end + LOG_OVERHEAD > buf.length) {
+        more = start + end < this.size;
+        break;
+      }
+      if (readInt64(buf, end) >= maxOffset) {
+        more = false;
+        break;
+      }
       const size = LOG_OVERHEAD + buf.readInt32BE(end + BATCH_LENGTH);
       if (size < LOG_OVERHEAD + MIN_BATCH_LENGTH) throw new CorruptSegmentError(this.logPath, start + end);
       if (end + size > buf.length) {
         if (end === 0 && minOneBatch && size <= available) {
           buf = this.readAt(start, size);
           end = size;
-        }
+          more = size < available;
+        } else if (end === 0 && minOneBatch) return null;
         break;
       }
       end += size;
     }
-    if (end === 0) return null;
-    return { buffer: buf.subarray(0, end), firstOffset: readInt64(buf, 0) };
+    if (end === 0) return more ? { buffer: buf.subarray(0, 0), firstOffset: readInt64(buf, 0), more } : null;
+    return { buffer: buf.subarray(0, end), firstOffset: readInt64(buf, 0), more };
   }
 
   /** First record at or after `timestamp` in this segment, decoding only the batch that holds it. */
