@@ -29,7 +29,12 @@ export function prometheusConfig(opts: PrometheusConfigOptions): object {
   return {
     global: { scrape_interval: opts.scrapeInterval ?? '5s', scrape_timeout: '4s', evaluation_interval: '15s' },
     storage: { tsdb: { out_of_order_time_window: opts.outOfOrderTimeWindow ?? '10m' } },
-    scrape_configs: opts.targets.map((t) => ({ job_name: t.job, metrics_path: '/metrics', static_configs: [{ targets: [t.address], labels: { component: t.job } }] })),
+    // One job per component, with every instance of it (a broker cluster has several) as its targets.
+    scrape_configs: [...new Set(opts.targets.map((t) => t.job))].map((job) => ({
+      job_name: job,
+      metrics_path: '/metrics',
+      static_configs: [{ targets: opts.targets.filter((t) => t.job === job).map((t) => t.address), labels: { component: job } }],
+    })),
   };
 }
 

@@ -104,6 +104,9 @@ export const brokerCommand: Command = {
           offsetsTopicPartitions: parseIntFlag('--offsets-topic-partitions', flags['offsets-topic-partitions'], DEFAULT_COORDINATOR_CONFIG.offsetsTopicPartitions, 1),
         },
       });
+      if (config.cluster && !config.cluster.voters.some((v) => v.id === config.nodeId)) {
+        throw new UsageError(`node ${config.nodeId} is not in --controller-quorum (${config.cluster.voters.map((v) => v.id).join(', ')}); every broker is also a controller voter`);
+      }
       broker = new Broker(config, createLogger(`broker-${config.nodeId}`));
     } catch (err) {
       if (err instanceof UsageError) {

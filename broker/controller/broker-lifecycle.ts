@@ -107,12 +107,14 @@ export class BrokerLifecycle {
     while (Date.now() < deadline) {
       const r = await controller.call(
         { type: 'heartbeat', brokerId, brokerEpoch: this.epoch, caughtUp: this.caughtUp, wantShutdown: true, emptyStorage: false },
-        Math.max(100, deadline - Date.now()),
+        Math.max(100, Math.min(3000, deadline - Date.now())),
       );
       if (r.code === 0 && 'kind' in r && r.kind === 'heartbeat') {
         remaining = r.remainingLeaderships;
         if (remaining === 0) break;
       } else if (r.code !== Code.REQUEST_TIMED_OUT) break;
+      // No quorum (the other nodes stopped first): nobody could take the leaderships over anyway.
+      else if (controller.leaderId === null) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     log.info(remaining === 0 ? 'controlled shutdown: every leadership moved to another broker' : `controlled shutdown: ${remaining < 0 ? 'controller unreachable' : `${remaining} leadership(s) had nowhere to go`}; stopping anyway`);

@@ -6,7 +6,7 @@ export interface HostPort {
   port: number;
 }
 
-/** Settings of a broker that is part of a replicated cluster (given --controller-quorum). */
+/** Settings of a broker that is part of a replicated cluster: given --controller-quorum, the controllerQuorum voters below. */
 export interface ClusterConfig {
   /** controller.quorum.voters: every broker is also a voter of the controller quorum (combined mode). */
   voters: Voter[];

@@ -232,3 +232,39 @@ t.test('up --demo: the whole stack, data in ClickHouse, a clean stop, and a seco
   const again = await stopUp(second);
   t.equal(again.code, 0);
 });
+
+t.test('up --brokers 3: a replicated three-node cluster, scraped by Prometheus, stopped cleanly', async (t) => {
+  const state = mkdtempSync(join(tmpdir(), 'tributary-up-cluster-'));
+  t.teardown(() => rmSync(state, { recursive: true, force: true }));
+  const run = runUp(['--ports', 'auto', '--state-dir', state, '--brokers', '3', '--without', 'collector,agent,pipelines,dashboards']);
+  const stack = await waitForStack(run, 150_000);
+  for (const name of ['broker-1', 'broker-2', 'broker-3']) t.match(run.output(), new RegExp(`✓ ${name} ready on 127\\.0\\.0\\.1:\\d+`), `progress line for ${name}`);
+  const bootstrap: string = stack.broker.bootstrap;
+  t.equal(bootstrap.split(',').length, 3, 'the bootstrap list names every broker');
+
+  const md = spawnSync('kcat', ['-b', bootstrap, '-L', '-J'], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(md.status, 0, md.stderr);
+  const metadata = JSON.parse(md.stdout);
+  t.equal(metadata.brokers.length, 3, 'three brokers in Metadata');
+  const raw = metadata.topics.filter((topic: any) => topic.topic.endsWith('.raw'));
+  t.equal(raw.length, 3, 'the raw topics exist');
+  for (const topic of raw) {
+    for (const p of topic.partitions) t.equal(p.replicas.length, 3, `${topic.topic}-${p.partition} has three replicas`);
+  }
+
+  // Prometheus scrapes every broker under the one `broker` job.
+  const brokersUp = await (async () => {
+    for (let i = 0; i < 60; i++) {
+      const res = JSON.parse((await httpGet(`${stack.prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(up{job="broker"})')}`)).body);
+      const n = Number(res.data.result[0]?.value[1] ?? 0);
+      if (n === 3) return n;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return -1;
+  })();
+  t.equal(brokersUp, 3, 'Prometheus scrapes three brokers');
+
+  const stopped = await stopUp(run);
+  t.equal(stopped.code, 0, 'SIGTERM: exit code 0');
+  t.same([...run.output().matchAll(/■ (broker-\d) stopped/g)].map((m) => m[1]), ['broker-3', 'broker-2', 'broker-1'], 'brokers stop in reverse order');
+});
