@@ -13,6 +13,14 @@ const OFFSET_FOR_LEADER_EPOCH = 23;
 const OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
 /** After an error only new metadata can fix (fenced epoch, not the leader...), the same request waits this long. */
 const STALLED_RETRY_MS = 1000;
+/**
+ * Errors that mean the leader has not applied the metadata this follower already has (it learned of the topic or
+ * the epoch first): a matter of milliseconds, so the follower asks again soon instead of stalling acks=all.
+ */
+const LEADER_BEHIND = new Set<number>([ErrorCode.UNKNOWN_LEADER_EPOCH, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+const LEADER_BEHIND_RETRY_MS = 100;
+/** How long such an error may last before it is worth a warning (then something else is wrong). */
+const LEADER_BEHIND_QUIET_MS = 3000;
 const BACKOFF_INITIAL_MS = 100;
 const BACKOFF_MAX_MS = 2000;
 
@@ -51,6 +59,9 @@ interface PartitionFetchState {
   retryAtMs: number;
   /** The error the partition is stalled on, so each new one is logged once. */
   stalledOn: number;
+  /** When the current stall began, and whether it was reported. */
+  stalledSinceMs: number;
+  stallReported: boolean;
   /** Truncating because the leader refused our fetch offset. */
   outOfRange: boolean;
 }
@@ -105,7 +116,7 @@ export class ReplicaFetcher {
   /** Follows a partition from scratch: truncation first, as after any leader or epoch change. */
   addPartition(p: FollowedPartition): void {
     const key = keyOf(p.topic, p.partition);
-    this.partitions.set(key, { key, topic: p.topic, partition: p.partition, log: p.log, leaderEpoch: p.leaderEpoch, phase: 'truncating', retryAtMs: 0, stalledOn: ErrorCode.NONE, outOfRange: false });
+    this.partitions.set(key, { key, topic: p.topic, partition: p.partition, log: p.log, leaderEpoch: p.leaderEpoch, phase: 'truncating', retryAtMs: 0, stalledOn: ErrorCode.NONE, stalledSinceMs: 0, stallReported: false, outOfRange: false });
     this.wake();
   }
 
@@ -328,21 +339,31 @@ export class ReplicaFetcher {
 
   private startFetching(p: PartitionFetchState): void {
     p.phase = 'fetching';
-    // Quiet while stalled: the retry loop would otherwise log this every second.
-    if (p.stalledOn === ErrorCode.NONE) this.o.log.info(`${p.topic}-${p.partition}: fetching from leader ${this.o.leaderId} at offset ${p.log.logEndOffset} (leader epoch ${p.leaderEpoch})`);
+    // No line here: the ReplicaManager logs one line per leader for all the partitions that start following it.
   }
 
   private stall(p: PartitionFetchState, code: number, api: string): void {
-    p.retryAtMs = Date.now() + STALLED_RETRY_MS;
-    if (p.stalledOn === code) return;
-    p.stalledOn = code;
-    this.o.log.warn(`${p.topic}-${p.partition}: ${api} to leader ${this.o.leaderId} failed with error ${code} (leader epoch ${p.leaderEpoch}); retrying every ${STALLED_RETRY_MS} ms until metadata changes`);
+    const now = Date.now();
+    const leaderBehind = LEADER_BEHIND.has(code);
+    const retryMs = leaderBehind ? LEADER_BEHIND_RETRY_MS : STALLED_RETRY_MS;
+    p.retryAtMs = now + retryMs;
+    if (p.stalledOn !== code) {
+      p.stalledOn = code;
+      p.stalledSinceMs = now;
+      p.stallReported = false;
+    }
+    // The usual moment after a topic is created or a leader elected is not worth a warning; a lasting one is.
+    if (p.stallReported || (leaderBehind && now - p.stalledSinceMs < LEADER_BEHIND_QUIET_MS)) return;
+    p.stallReported = true;
+    this.o.log.warn(`${p.topic}-${p.partition}: ${api} to leader ${this.o.leaderId} failed with error ${code} (leader epoch ${p.leaderEpoch}); retrying every ${retryMs} ms until metadata changes`);
   }
 
   private recovered(p: PartitionFetchState): void {
     if (p.stalledOn === ErrorCode.NONE) return;
+    const wasReported = p.stallReported;
     p.stalledOn = ErrorCode.NONE;
-    this.o.log.info(`${p.topic}-${p.partition}: leader ${this.o.leaderId} answers again`);
+    p.stallReported = false;
+    if (wasReported) this.o.log.info(`${p.topic}-${p.partition}: leader ${this.o.leaderId} answers again`);
   }
 
   private noteConnection(state: 'connected' | 'failing', message: string): void {
