@@ -114,6 +114,7 @@ export class QuorumController {
         random: opts.random ?? seededRandom((Date.now() ^ (opts.nodeId * 0x9e3779b1)) >>> 0),
         electionTimeoutTicks: opts.electionTimeoutTicks ?? 20,
         heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
+        recovering: this.storage.lastIndex() === 0 && this.storage.snapshot() === null,
       },
       this.storage,
     );

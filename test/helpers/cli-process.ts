@@ -18,7 +18,11 @@ export async function startCli(args: string[], ready: RegExp, timeoutMs = 60_000
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tributary ${args[0]} did not become ready:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Its open pipes would otherwise keep the test process alive.
+      child.kill('SIGKILL');
+      reject(new Error(`tributary ${args[0]} did not become ready:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       if (ready.test(out)) {
         clearTimeout(timer);

@@ -23,6 +23,13 @@ export interface RaftConfig {
   readonly electionTimeoutTicks?: number;
   readonly heartbeatIntervalTicks?: number;
   readonly maxEntriesPerAppend?: number;
+  /**
+   * This voter starts without any Raft state (first start, or its data directory was emptied). Until a leader
+   * has brought it up to the commit index it grants votes only to candidates that hold no entries either (a
+   * cluster forming): after a disk loss its empty log would otherwise vote in a candidate that lacks entries
+   * it had helped commit.
+   */
+  readonly recovering?: boolean;
 }
 
 export interface PersistedState {
@@ -61,6 +68,7 @@ export class RaftNode {
 
   #electionElapsed = 0;
   #randomizedElectionTimeout = 0;
+  #recovering: boolean;
   #heartbeatElapsed = 0;
   readonly #votes = new Map<NodeId, boolean>();
   readonly #progress = new Map<NodeId, Progress>();
@@ -87,6 +95,7 @@ export class RaftNode {
     this.#electionTimeout = config.electionTimeoutTicks ?? 10;
     this.#heartbeatInterval = config.heartbeatIntervalTicks ?? 2;
     this.#maxEntriesPerAppend = config.maxEntriesPerAppend ?? 64;
+    this.#recovering = config.recovering ?? false;
     // A heartbeat interval at or above the election timeout would let followers time out under a healthy leader.
     if (this.#heartbeatInterval >= this.#electionTimeout) throw new Error('heartbeat interval must be shorter than the election timeout');
     this.#term = persisted.hardState.currentTerm;
@@ -298,7 +307,7 @@ export class RaftNode {
   // ---- elections ------------------------------------------------------------------------------------------------
 
   #onVoteRequest(m: VoteRequest): void {
-    const upToDate = this.#log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    const upToDate = this.#log.isUpToDate(m.lastLogIndex, m.lastLogTerm) && !(this.#recovering && m.lastLogIndex > 0);
     if (m.preVote) {
       // Granting changes nothing here; it only says "I would vote for you if you campaigned now".
       const granted = m.term > this.#term && upToDate && !this.#inLease();
@@ -360,6 +369,8 @@ export class RaftNode {
     }
     // Only entries known to match the leader's may be marked committed; anything past lastNew may be stale.
     this.#commitIndex = Math.max(this.#commitIndex, Math.min(m.leaderCommit, lastNew));
+    // Holding everything the leader has committed, this node's log again protects committed entries in elections.
+    if (this.#recovering && this.#commitIndex >= m.leaderCommit) this.#recovering = false;
     this.#send({ type: 'append-response', from: this.id, to: m.from, term: this.#term, success: true, matchIndex: lastNew, rejectedIndex: 0, hintIndex: 0, hintTerm: null });
   }
 
@@ -393,7 +404,7 @@ export class RaftNode {
     // otherwise skip the follower's whole run of that term.
     const ourLastOfTerm = m.hintTerm === null ? undefined : this.#log.lastIndexOfTerm(m.hintTerm, m.rejectedIndex);
     const next = ourLastOfTerm === undefined ? m.hintIndex : ourLastOfTerm + 1;
-    if (progress.refuse(m.rejectedIndex, next)) this.#sendAppend(m.from);
+    if (progress.refuse(m.rejectedIndex, next, m.hintTerm === null ? m.hintIndex : null)) this.#sendAppend(m.from);
   }
 
   #broadcastAppend(): void {

@@ -28,10 +28,20 @@ export class Progress {
 
   /**
    * A refusal of prevIndex `rejectedIndex`: retry from `next` (the leader's reading of the follower's hint), never
-   * below what is known to match and never past the index just refused. A refusal at or below `match` is stale.
+   * below what is known to match and never past the index just refused. A refusal at or below `match` is stale,
+   * unless `followerLogShorterThan` (the follower's log end + 1, when it simply lacks the entry) shows it lost entries.
    */
-  refuse(rejectedIndex: number, next: number): boolean {
-    if (rejectedIndex <= this.match) return false;
+  refuse(rejectedIndex: number, next: number, followerLogShorterThan: number | null = null): boolean {
+    if (rejectedIndex <= this.match) {
+      // A follower whose log now ends below what it acknowledged lost its disk (restarted with an emptied data
+      // directory): start over from what it has. Lowering `match` never commits anything; a reordered old
+      // refusal that looks like this only costs a resend.
+      if (followerLogShorterThan === null || followerLogShorterThan > this.match) return false;
+      this.match = followerLogShorterThan - 1;
+      this.state = 'probe';
+      this.next = followerLogShorterThan;
+      return true;
+    }
     this.state = 'probe';
     this.next = Math.max(this.match + 1, Math.min(next, rejectedIndex));
     return true;

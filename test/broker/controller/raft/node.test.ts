@@ -146,3 +146,44 @@ t.test('node construction rejects configurations that cannot work', (t) => {
   t.throws(() => new RaftNode({ id: 1, voters: [1, 2, 3], random: seededRandom(1), electionTimeoutTicks: 2, heartbeatIntervalTicks: 2 }), /heartbeat/);
   t.end();
 });
+
+t.test('a follower that lost its whole log (emptied data directory) is brought back from the start', (t) => {
+  const nodes = new Map([1, 2, 3].map((id) => [id, makeNode(id, [1, 2, 3])]));
+  elect(nodes, 1);
+  const leader = nodes.get(1)!;
+  for (let i = 0; i < 5; i++) leader.propose(new TextEncoder().encode(`e${i}`));
+  pump(nodes, [...leader.ready().messages]);
+  const lastIndex = leader.log.lastIndex;
+  t.equal(nodes.get(2)!.log.lastIndex, lastIndex, 'follower 2 had everything');
+  // Node 2 comes back with nothing: no hard state, no entries. The leader's record says it matched lastIndex.
+  nodes.set(2, new RaftNode({ id: 2, voters: [1, 2, 3], random: seededRandom(2), electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, recovering: true }));
+  leader.propose(new TextEncoder().encode('after'));
+  pump(nodes, [...leader.ready().messages]);
+  for (let i = 0; i < 4; i++) {
+    leader.tick();
+    pump(nodes, [...leader.ready().messages]);
+  }
+  t.equal(nodes.get(2)!.log.lastIndex, leader.log.lastIndex, 'the emptied follower holds the whole log again');
+  t.equal(nodes.get(2)!.status().commitIndex, leader.status().commitIndex);
+  t.end();
+});
+
+t.test('a voter without state votes only for candidates without entries until a leader has caught it up', (t) => {
+  const voter = new RaftNode({ id: 2, voters: [1, 2, 3], random: seededRandom(2), electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, recovering: true });
+  for (const preVote of [true, false]) {
+    voter.receive({ type: 'vote-request', from: 3, to: 2, term: 7, preVote, lastLogIndex: 4, lastLogTerm: 2 });
+    t.match(voter.ready().messages, [{ type: 'vote-response', granted: false }], `a candidate with entries is refused (preVote ${preVote}): it may lack committed ones`);
+  }
+  voter.receive({ type: 'vote-request', from: 1, to: 2, term: 8, preVote: false, lastLogIndex: 0, lastLogTerm: 0 });
+  t.match(voter.ready().messages, [{ type: 'vote-response', granted: true }], 'a forming cluster still elects a leader');
+  // Leader 1 of term 8 brings it up to its commit index: from then on it votes by the usual rule.
+  const entries = [{ index: 1, term: 8, kind: 'noop' as const, data: new Uint8Array() }];
+  voter.receive({ type: 'append-entries', from: 1, to: 2, term: 8, prevIndex: 0, prevTerm: 0, entries, leaderCommit: 1 });
+  voter.ready();
+  // Leader 1 then goes silent; once its lease has run out the voter listens to candidates again.
+  for (let i = 0; i < 25; i++) voter.tick();
+  voter.ready();
+  voter.receive({ type: 'vote-request', from: 3, to: 2, term: 9, preVote: false, lastLogIndex: 1, lastLogTerm: 8 });
+  t.match(voter.ready().messages, [{ type: 'vote-response', granted: true }], 'caught up, it votes for an up-to-date candidate');
+  t.end();
+});
