@@ -167,6 +167,12 @@ export class QuorumController {
   }
 
   async stop(): Promise<void> {
+    // A leader's last commits (a controlled shutdown's, typically) reach the followers' images only with its next
+    // heartbeats; without them the others would apply those records only after electing a new leader.
+    if (this.statusValue.role === 'leader' && !this.stopped) {
+      const heartbeatMs = (this.opts.tickMs ?? DEFAULT_TICK_MS) * (this.opts.heartbeatIntervalTicks ?? 2);
+      await new Promise((resolve) => setTimeout(resolve, 3 * heartbeatMs));
+    }
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.dutyTimer) clearInterval(this.dutyTimer);
