@@ -377,10 +377,17 @@ export class QuorumController {
     return { code: Code.NOT_CONTROLLER, message: `node ${this.opts.nodeId} is not the active controller`, leaderId: this.leaderId, committedIndex: 0 };
   }
 
-  /** Serialises decisions: each one is taken on the image its predecessor left. */
   private handle(request: ControllerRequest): Promise<ControllerResponse> {
-    const run = this.decisions.then(() => (this.active && !this.stopped ? this.decide(request) : this.notController()));
-    this.decisions = run.catch(() => undefined);
+    return this.serialized(() => this.decide(request), () => this.notController());
+  }
+
+  /**
+   * Runs decisions one at a time, each on the image its predecessor left; `otherwise` answers when this node is no
+   * longer the active controller by the time its turn comes.
+   */
+  private serialized<T>(work: () => Promise<T>, otherwise: () => T): Promise<T> {
+    const run = this.decisions.then(() => (this.active && !this.stopped ? work() : otherwise()));
+    this.decisions = run.catch((err) => this.log.error(`controller: ${(err as Error).stack}`));
     return run;
   }
 
@@ -493,7 +500,7 @@ export class QuorumController {
       .brokers()
       .filter((b) => b.state !== 'fenced' && now - (this.lastHeartbeat.get(b.brokerId) ?? now) > this.opts.brokerSessionTimeoutMs);
     for (const b of expired) {
-      void this.enqueue(async () => {
+      this.enqueue(async () => {
         const current = this.imageValue.broker(b.brokerId);
         if (!current || current.state === 'fenced' || Date.now() - (this.lastHeartbeat.get(b.brokerId) ?? 0) <= this.opts.brokerSessionTimeoutMs) return;
         const moved = this.imageValue.partitionsLedBy(b.brokerId).length;
@@ -507,7 +514,7 @@ export class QuorumController {
       this.lastRebalance = now;
       const imbalanced = this.imageValue.allPartitions().some(({ partition: p }) => p.leader !== p.replicas[0] && p.leader !== NO_LEADER && p.isr.includes(p.replicas[0]) && this.imageValue.isEligible(p.replicas[0]));
       if (imbalanced) {
-        void this.enqueue(async () => {
+        this.enqueue(async () => {
           const decision = electPreferredLeaders(this.imageValue);
           if (!decision.ok || decision.records.length === 0) return;
           if ((await this.commit(decision.records)) !== null) this.log.info(`controller: moved ${decision.records.length} leadership(s) back to preferred replicas`);
@@ -516,9 +523,8 @@ export class QuorumController {
     }
   }
 
-  private enqueue(work: () => Promise<void>): Promise<void> {
-    const run = this.decisions.then(() => (this.active && !this.stopped ? work() : undefined));
-    this.decisions = run.catch((err) => this.log.error(`controller: ${(err as Error).stack}`));
-    return this.decisions as Promise<void>;
+  /** A duty of the active controller, in turn with the requests; its failure is logged by serialized(). */
+  private enqueue(work: () => Promise<void>): void {
+    this.serialized(work, () => undefined).catch(() => {});
   }
 }

@@ -8,6 +8,11 @@ import { createTopicsThroughController } from './cluster-topics.ts';
 import { describeConfigEntries } from '../storage/log-config.ts';
 import type { RequestContext } from './handler.ts';
 
+/** A topic's result before anything is known: filled in on success, or given an error. */
+function emptyResult(name: string): CreatableTopicResult {
+  return { name, topicId: ZERO_UUID, errorCode: ErrorCode.NONE, errorMessage: null, numPartitions: -1, replicationFactor: -1, configs: null };
+}
+
 export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = {
   apiKey: 19,
   minVersion: 0,
@@ -18,15 +23,7 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
     const topics: CreatableTopicResult[] = [];
     const seen = new Set<string>();
     for (const t of req.topics) {
-      const result: CreatableTopicResult = {
-        name: t.name,
-        topicId: ZERO_UUID,
-        errorCode: ErrorCode.NONE,
-        errorMessage: null,
-        numPartitions: -1,
-        replicationFactor: -1,
-        configs: null,
-      };
+      const result = emptyResult(t.name);
       topics.push(result);
       const fail = (code: number, message: string) => {
         result.errorCode = code;
@@ -89,15 +86,7 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
  * own metadata has the topic. Explicit replica assignments are not supported yet and are refused clearly.
  */
 async function createInCluster(req: CreateTopicsRequest, ctx: RequestContext): Promise<CreateTopicsResponse> {
-  const results: CreatableTopicResult[] = req.topics.map((t) => ({
-    name: t.name,
-    topicId: ZERO_UUID,
-    errorCode: ErrorCode.NONE,
-    errorMessage: null,
-    numPartitions: -1,
-    replicationFactor: -1,
-    configs: null,
-  }));
+  const results = req.topics.map((t) => emptyResult(t.name));
   const seen = new Set<string>();
   const toCreate: { index: number; configs: Record<string, string> }[] = [];
   req.topics.forEach((t, index) => {

@@ -1,15 +1,8 @@
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/messages/index.ts';
 import type { EpochEndOffset, OffsetForLeaderTopicResult } from '../protocol/messages/OffsetForLeaderEpochResponse.ts';
 import { ErrorCode, errorCodeOf } from '../protocol/error-codes.ts';
-import type { Log } from '../storage/log.ts';
 import type { ApiHandler, RequestContext } from './handler.ts';
 
-
-/** Which log this broker leads for a partition, and in which leader epoch; or the error code to answer. */
-function leaderLogOf(ctx: RequestContext, topic: string, partition: number): { log: Log; leaderEpoch: number } | number {
-  const leader = ctx.broker.partitions.leader(topic, partition);
-  return typeof leader === 'number' ? leader : { log: leader.log, leaderEpoch: leader.leaderEpoch };
-}
 
 /**
  * OffsetForLeaderEpoch (KIP-101/279): for each partition, the largest epoch this leader knows that is at most
@@ -32,13 +25,9 @@ export const offsetForLeaderEpochHandler: ApiHandler<OffsetForLeaderEpochRequest
 
 function endOffsetOf(ctx: RequestContext, topic: string, partition: number, currentLeaderEpoch: number, leaderEpoch: number): EpochEndOffset {
   const failed = (errorCode: number): EpochEndOffset => ({ errorCode, partition, leaderEpoch: -1, endOffset: -1 });
-  const leader = leaderLogOf(ctx, topic, partition);
+  // A negative current epoch means the caller did not give one; leader() fences a stale or too new one.
+  const leader = ctx.broker.partitions.leader(topic, partition, currentLeaderEpoch);
   if (typeof leader === 'number') return failed(leader);
-  // A negative current epoch means the caller did not give one.
-  if (currentLeaderEpoch >= 0) {
-    if (currentLeaderEpoch > leader.leaderEpoch) return failed(ErrorCode.UNKNOWN_LEADER_EPOCH);
-    if (currentLeaderEpoch < leader.leaderEpoch) return failed(ErrorCode.FENCED_LEADER_EPOCH);
-  }
   try {
     const found = leader.log.endOffsetForEpoch(leaderEpoch);
     return { errorCode: ErrorCode.NONE, partition, leaderEpoch: found.leaderEpoch, endOffset: found.endOffset };

@@ -8,8 +8,6 @@ import type { Log } from '../storage/log.ts';
 import type { LogManager } from '../storage/log-manager.ts';
 import type { PartitionLeaderState } from './partition-leader-state.ts';
 
-export const FENCED_LEADER_EPOCH = ErrorCode.FENCED_LEADER_EPOCH;
-export const UNKNOWN_LEADER_EPOCH = ErrorCode.UNKNOWN_LEADER_EPOCH;
 
 export interface LeaderPartition {
   log: Log;
@@ -29,7 +27,7 @@ export interface PartitionLeadership {
 /** Checks a client's view of the leader epoch against the leader's, as Kafka's Partition.checkCurrentLeaderEpoch. */
 export function checkLeaderEpoch(current: number | undefined, leaderEpoch: number): number {
   if (current === undefined || current < 0 || current === leaderEpoch) return ErrorCode.NONE;
-  return current < leaderEpoch ? FENCED_LEADER_EPOCH : UNKNOWN_LEADER_EPOCH;
+  return current < leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
 }
 
 export function singleNodeLeadership(logs: LogManager): PartitionLeadership {

@@ -18,7 +18,7 @@ import type { AppendNotifier } from '../server/append-notifier.ts';
 import type { Logger } from '../server/logger.ts';
 import { PartitionLeaderState } from './partition-leader-state.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
-import { checkLeaderEpoch, UNKNOWN_LEADER_EPOCH, type LeaderPartition, type PartitionLeadership } from './partition-leadership.ts';
+import { checkLeaderEpoch, type LeaderPartition, type PartitionLeadership } from './partition-leadership.ts';
 import type { OffsetsPartitionAccess } from '../coordinator/offsets-partition-access.ts';
 
 export interface ReplicaManagerOptions {
@@ -95,7 +95,7 @@ export class ReplicaManager implements PartitionLeadership {
     if (r.role !== 'leader' || !r.leaderState) {
       // A client that already knows a newer epoch than ours is ahead of this broker's metadata.
       const epochError = checkLeaderEpoch(currentLeaderEpoch, r.leaderEpoch);
-      return epochError === UNKNOWN_LEADER_EPOCH ? epochError : ErrorCode.NOT_LEADER_OR_FOLLOWER;
+      return epochError === ErrorCode.UNKNOWN_LEADER_EPOCH ? epochError : ErrorCode.NOT_LEADER_OR_FOLLOWER;
     }
     const epochError = checkLeaderEpoch(currentLeaderEpoch, r.leaderEpoch);
     if (epochError !== ErrorCode.NONE) return epochError;

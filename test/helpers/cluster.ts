@@ -12,6 +12,7 @@ import { ZERO_UUID } from '../../broker/protocol/primitives.ts';
 import { startCli, type CliProcess } from './cli-process.ts';
 import { tempDir } from './broker-process.ts';
 import { FaultProxy, type LinkMode } from './fault-proxy.ts';
+import { withTimeout } from './with-timeout.ts';
 
 export interface ClusterOptions {
   nodes?: number;
@@ -109,16 +110,6 @@ function killUnreadyChild(dataDir: string): void {
 
 const METADATA_API = 3;
 const METADATA_VERSION = 12;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** Asks one broker for Metadata over the project's own wire codecs: no client-side caching or retries. */
 async function fetchMetadata(port: number, topics: string[] | null, timeoutMs: number): Promise<MetadataResponse> {

@@ -2,14 +2,13 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 
 /**
  * Kafka error codes the controller answers with (org.apache.kafka.common.protocol.Errors; the numbers are
- * part of the wire protocol). The broker's table in protocol/error-codes.ts lacks the controller's ones;
- * they are added here rather than there while the cluster work is in progress.
+ * part of the wire protocol): the broker's table in protocol/error-codes.ts and the ones only the
+ * controller answers with.
  */
 export const ControllerErrorCode = {
   ...ErrorCode,
   BROKER_NOT_AVAILABLE: 8,
   NOT_CONTROLLER: 41,
-  FENCED_LEADER_EPOCH: 74,
   STALE_BROKER_EPOCH: 77,
   PREFERRED_LEADER_NOT_AVAILABLE: 80,
   ELECTION_NOT_NEEDED: 84,

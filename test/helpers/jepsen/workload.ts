@@ -14,6 +14,7 @@ import { HEADER_SIZE, batchSize, isControlBatch, lastOffsetOf, readBatchHeader }
 import { kcat } from '../kcat.ts';
 import type { Cluster } from '../cluster.ts';
 import type { FinalReads, HistoryEvent, ReplicaLog, StoredRecord } from './history.ts';
+import { withTimeout } from '../with-timeout.ts';
 
 export const WORKLOAD_PARTITIONS = 3;
 
@@ -26,16 +27,6 @@ function kafkajs(bootstrap: string, clientId: string): Kafka {
     requestTimeout: 10_000,
     retry: { initialRetryTime: 200, maxRetryTime: 2000, retries: 10 },
   });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }
 
 /**
