@@ -3,12 +3,16 @@
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
-# command -> Debian package
-declare -A needed=( [kcat]=kcat [chromium]=chromium [clickhouse-server]=clickhouse-server [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager )
+# command (or a file the package installs) -> Debian package. redis-server, nats-server and rsyslog's omkafka are
+# the peers `npm run bench` compares against.
+declare -A needed=( [kcat]=kcat [chromium]=chromium [clickhouse-server]=clickhouse-server [prometheus]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager [redis-server]=redis-server [nats-server]=nats-server
+  [/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so]=rsyslog-kafka )
 
 missing=()
 for cmd in "${!needed[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
+  if [[ "$cmd" == /* ]]; then [ -e "$cmd" ] && continue; else command -v "$cmd" >/dev/null 2>&1 && continue; fi
+  missing+=("${needed[$cmd]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -4,13 +4,14 @@
 // Flags: --rates 1000,20000  --seconds N (measured, default 30)  --warmup N (default 5)
 //        --line-bytes N (default 200)  --parser none|json (default json)
 import { parseArgs } from 'node:util';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBroker, removeDir, tempDir } from '../../test/helpers/broker-process.ts';
 import { startAgent } from '../../test/helpers/agent-process.ts';
 import { fmt, progress } from '../lib/stats.ts';
+import { cpuSeconds, rssMiB } from '../lib/process-usage.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,20 +26,6 @@ const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const lineBytes = Number(values['line-bytes']);
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-function cpuTicks(pid: number): number {
-  // Fields after the command name (which may contain spaces): utime is the 14th, stime the 15th field.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 function makeLine(i: number, parser: string): string {
   const base = parser === 'json'
     ? `{"time":"${new Date().toISOString()}","level":"info","msg":"request handled","request_id":${i},"path":"/api/orders/${i % 1000}","status":200,"pad":"`
@@ -93,7 +80,7 @@ async function measure(rate: number): Promise<Result> {
   progress(`agent bench: ${fmt(rate)} lines/s, warming up ${warmup} s`);
   await sleep(warmup * 1000);
   const t0 = performance.now();
-  const ticks0 = cpuTicks(pid);
+  const cpu0 = cpuSeconds(pid);
   const written0 = written;
   const rss: number[] = [];
   for (let s = 0; s < seconds; s++) {
@@ -102,7 +89,7 @@ async function measure(rate: number): Promise<Result> {
     if ((s + 1) % 10 === 0) progress(`  ${s + 1}/${seconds} s, RSS ${fmt(rss.at(-1)!, 1)} MiB`);
   }
   const elapsed = (performance.now() - t0) / 1000;
-  const cpuPercent = ((cpuTicks(pid) - ticks0) / CLOCK_TICKS / elapsed) * 100;
+  const cpuPercent = ((cpuSeconds(pid) - cpu0) / elapsed) * 100;
   const achieved = (written - written0) / elapsed;
   stopWriting = true;
   await writer;
