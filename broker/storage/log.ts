@@ -95,6 +95,8 @@ export class Log {
   private lastFlushMs = Date.now();
   private dirty = false;
   private flushing = false;
+  /** Closed or deleted: a background fsync finishing later must not touch the (maybe removed) directory. */
+  private closed = false;
   private lastCheckpointMs = 0;
   private checkpointedHighWatermark = -1;
   /** Counts truncations, so a background fsync that began before one does not vouch for the new tail. */
@@ -541,6 +543,7 @@ export class Log {
    * re-validates a little more log on startup, which is cheap).
    */
   flushIfDue(now: number): void {
+    if (this.closed) return;
     // A replicated HW also moves with no append of ours (followers catching up, the leader's HW reaching us).
     const hwMoved = this.replicated && this.highWatermark !== this.checkpointedHighWatermark;
     if (hwMoved && !this.dirty && !this.flushing && now - this.lastCheckpointMs >= RECOVERY_POINT_INTERVAL_MS) this.checkpoint();
@@ -553,13 +556,14 @@ export class Log {
     this.flushing = true;
     this.active.flushAsync().then((ok) => {
       this.flushing = false;
-      if (!ok || covered < this.recoveryPoint || truncations !== this.truncations) return;
+      if (this.closed || !ok || covered < this.recoveryPoint || truncations !== this.truncations) return;
       this.recoveryPoint = covered;
       if (Date.now() - this.lastCheckpointMs >= RECOVERY_POINT_INTERVAL_MS) this.checkpoint();
     });
   }
 
   close(): void {
+    this.closed = true;
     this.dirty = true;
     this.flush();
     this.checkpoint();
@@ -570,6 +574,7 @@ export class Log {
 
   /** Closes and removes the partition's directory (topic deletion). */
   delete(): void {
+    this.closed = true;
     for (const s of this.segments) s.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -23,11 +23,11 @@ export function parsePrometheusText(text: string): Map<string, number> {
 }
 
 /** Writes `config` as agent.yaml in `dir` and starts `tributary agent` as a child process, as users run it. */
-export async function startAgent(dir: string, config: Record<string, unknown>): Promise<AgentProcess> {
+export async function startAgent(dir: string, config: Record<string, unknown>, nodeArgs: string[] = []): Promise<AgentProcess> {
   const configPath = join(dir, 'agent.yaml');
   const port = (config.metrics_listen as string | undefined)?.split(':')[1] ?? String(await freePort());
   writeFileSync(configPath, stringify({ metrics_listen: `127.0.0.1:${port}`, ...config }));
-  const cli = await startCli(['agent', '--config', configPath], /ready: agent /, 30_000);
+  const cli = await startCli(['agent', '--config', configPath], /ready: agent /, 30_000, nodeArgs);
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   return {
     ...cli,
