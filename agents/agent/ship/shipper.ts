@@ -121,11 +121,13 @@ export class Shipper {
           await this.sleep(1000);
           continue;
         }
-        if (batch.length < batchMaxRecords && lingerMs > 0) {
-          // Let a partial batch fill up a little: fewer, larger requests.
+        // Let a batch that took everything buffered fill up a little: fewer, larger requests. A batch cut
+        // by a limit (records, or bytes: 1 MiB is ~2,000 log records) is as full as it gets, and lingering
+        // there only slowed a backlog down by one linger per batch.
+        if (batch[batch.length - 1].seq === this.buffer.lastSeq && lingerMs > 0) {
           await new Promise((r) => setTimeout(r, lingerMs));
           const bytes = batch.reduce((n, r) => n + r.frameBytes, 0);
-          if (bytes < batchMaxBytes) batch = batch.concat(this.buffer.read(batchMaxRecords - batch.length, batchMaxBytes - bytes));
+          if (batch.length < batchMaxRecords && bytes < batchMaxBytes) batch = batch.concat(this.buffer.read(batchMaxRecords - batch.length, batchMaxBytes - bytes));
         }
       }
       try {
