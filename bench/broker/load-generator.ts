@@ -66,10 +66,10 @@ export interface ConsumeRun {
   seconds: number;
 }
 
-/** Reads the partition from offset 0 to `endOffset` with Fetch requests of up to `fetchBytes` each. */
-export async function consumeRaw(port: number, topic: string, endOffset: number, fetchBytes: number): Promise<ConsumeRun> {
+/** Reads partition 0 from `fromOffset` to `endOffset` with Fetch requests of up to `fetchBytes` each. */
+export async function consumeRaw(port: number, topic: string, endOffset: number, fetchBytes: number, fromOffset = 0): Promise<ConsumeRun> {
   const client = await RawKafkaClient.connect(port);
-  let offset = 0;
+  let offset = fromOffset;
   let bytes = 0;
   let correlationId = 0;
   const started = performance.now();
@@ -81,6 +81,7 @@ export async function consumeRaw(port: number, topic: string, endOffset: number,
       forgottenTopicsData: [], rackId: '',
     }, id);
     const res = await client.sendFrame(frame, id);
+    if (res.length === 0) throw new Error('broker closed the connection');
     const r = new Reader(res, 5); // correlation id + empty tagged fields (response header v1)
     const decoded = decodeFetchResponse(r, FETCH_VERSION);
     const records = decoded.responses[0].partitions[0].records as Buffer;
@@ -97,5 +98,5 @@ export async function consumeRaw(port: number, topic: string, endOffset: number,
   }
   const seconds = (performance.now() - started) / 1000;
   client.close();
-  return { records: endOffset, bytes, seconds };
+  return { records: offset - fromOffset, bytes, seconds };
 }
