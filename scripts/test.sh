@@ -19,9 +19,9 @@ report=$(mktemp)
 files=("$@")
 # tap only globs .ts test files with its TypeScript plugin, which stays off: list them ourselves.
 if [ ${#files[@]} -eq 0 ]; then
-  # The tests that run whole clusters or stacks of processes go one at a time after the rest, so they do not
+  # The tests that run whole clusters, stacks of processes or the benchmark suite go one at a time after the rest, so they do not
   # starve each other of this machine's two cores (their timeouts are about faults, not about load).
-  heavy='^test/(e2e/|broker/cluster/|bin/up-command)'
+  heavy='^test/(e2e/|broker/cluster/|bin/up-command|bench/run)'
   mapfile -t files < <(find test -name '*.test.ts' | sort | grep -Ev "$heavy")
   mapfile -t serial < <(find test -name '*.test.ts' | sort | grep -E "$heavy")
 else
