@@ -3,7 +3,7 @@
 // consumer per stream with AckPolicy.All that acks the last message of each batch it receives.
 import { AckPolicy, jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { packageVersion, sentAtOf, valueFor, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
+import { consumptionOf, packageVersion, sentAtOf, valueFor, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
 
 const CONSUMER = 'compare';
 /** Messages per pull request: the size of one produced batch. */
@@ -91,17 +91,16 @@ export class NatsJetStreamDriver implements StreamDriver {
         },
       }));
     }
-    const failed = Promise.race(readers.map((r) => r.closed())).then((err) =>
-      err && !stopped ? err : new Promise<Error>(() => {}),
-    );
-    return {
-      failed,
-      async stop() {
-        stopped = true;
-        for (const r of readers) r.stop();
-        await nc.close();
-      },
+    // Each reader's closed() resolves with the error that ended it, or nothing when it was stopped.
+    const read = async () => {
+      const err = await Promise.race(readers.map((r) => r.closed()));
+      if (err) throw err;
     };
+    return consumptionOf(read, async () => {
+      stopped = true; // ackLast acks nothing from here on
+      for (const r of readers) r.stop();
+      await nc.close();
+    });
   }
 
   async close(): Promise<void> {

@@ -6,11 +6,10 @@
 // (NatsJetStreamDriver, the same stream names and subjects).
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { NATS_DURABILITY, NatsJetStreamDriver, subjectOf } from './nats-jetstream.ts';
-import { plainValue, stampedValue, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
+import { NatsJetStreamDriver, subjectOf } from './nats-jetstream.ts';
+import { onDelegate, PendingBatches, PrebuiltBatches, PrebuiltPeerDriver, ProducerConnection } from './prebuilt-producer.ts';
 
 const CONNECT_TIMEOUT_MS = 10_000;
-const CLOSE_TIMEOUT_MS = 5000;
 /** A batch whose acks are not all in by then fails the connection: a PUB nobody answers (no stream) is silent. */
 const ACK_TIMEOUT_MS = 60_000;
 const CR = 0x0d;
@@ -23,15 +22,6 @@ const ERROR = Buffer.from('"error"');
 /** A PubAck is ~40 bytes; an error a few hundred. Longer payloads are counted, only their start is kept. */
 const PAYLOAD_KEPT = 1024;
 
-interface PendingBatch {
-  remaining: number;
-  /** The first error among the batch's acks: the batch is rejected with it once all acks are in. */
-  error: string | null;
-  sentAt: number;
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 /**
  * The acks of one partition: one reply subject, `_INBOX.<random>.<id>`, shared by all its publishes. JetStream
  * acknowledges the publishes of one connection to one stream in the order it stored them (the stream's single
@@ -40,7 +30,7 @@ interface PendingBatch {
 interface AckSink {
   subject: string;
   reply: string;
-  pending: PendingBatch[];
+  pending: PendingBatches;
 }
 
 /**
@@ -152,41 +142,30 @@ function encodePubs(sink: AckSink, count: number, value: Buffer): Buffer {
   return all;
 }
 
-export class NatsPrebuiltDriver implements StreamDriver {
+export class NatsPrebuiltDriver extends PrebuiltPeerDriver {
   readonly name = 'NATS JetStream (pre-built publishes)';
   readonly client = 'raw NATS protocol (pre-built)';
-  readonly durability = NATS_DURABILITY;
-  /** nats.js, for everything but producing. */
-  private readonly delegate: NatsJetStreamDriver;
-  private readonly socket: Socket;
+  protected readonly connection: ProducerConnection;
   private readonly inbox: string;
   /** Ack sinks by id (the last token of their reply subject) and by `<stream>\0<partition>`. */
   private readonly sinks = new Map<number, AckSink>();
   private readonly sinkOf = new Map<string, number>();
   private nextSinkId = 0;
-  private readonly encoded = new Map<string, Buffer>();
+  protected readonly batches = new PrebuiltBatches((stream, partition, count, value) => encodePubs(this.sinkFor(stream, partition), count, value));
   private readonly watchdog: NodeJS.Timeout;
-  private failure: Error | null = null;
 
   private constructor(delegate: NatsJetStreamDriver, socket: Socket, reader: NatsProtocolReader, inbox: string) {
-    this.delegate = delegate;
-    this.socket = socket;
+    super(delegate);
     this.inbox = inbox;
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        reader.feed(chunk);
-      } catch (err) {
-        this.fail(err as Error);
-      }
+    this.connection = new ProducerConnection(socket, 'nats-server', (chunk) => reader.feed(chunk), (err) => {
+      clearInterval(this.watchdog);
+      for (const sink of this.sinks.values()) sink.pending.rejectAll(err);
     });
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('nats-server closed the producer connection')));
     this.watchdog = setInterval(() => this.checkAckTimeouts(), 1000).unref();
   }
 
-  static async connect(port: number): Promise<NatsPrebuiltDriver> {
-    const delegate = await NatsJetStreamDriver.connect(port);
-    try {
+  static connect(port: number): Promise<NatsPrebuiltDriver> {
+    return onDelegate(NatsJetStreamDriver.connect(port), async (delegate) => {
       const inbox = `_INBOX.${randomBytes(8).toString('hex')}`;
       let driver: NatsPrebuiltDriver | null = null;
       let onLine: (line: string) => void = () => {};
@@ -221,68 +200,33 @@ export class NatsPrebuiltDriver implements StreamDriver {
       driver = new NatsPrebuiltDriver(delegate, socket, reader, inbox);
       const d = driver;
       onLine = (line) => {
-        if (line.startsWith('-ERR')) d.fail(new Error(`nats-server: ${line}`));
+        if (line.startsWith('-ERR')) d.connection.fail(new Error(`nats-server: ${line}`));
       };
       socket.write(`SUB ${inbox}.* 1\r\n`);
       return driver;
-    } catch (err) {
-      await delegate.close();
-      throw err;
-    }
-  }
-
-  createStreams(stream: string, partitions: number): Promise<void> {
-    return this.delegate.createStreams(stream, partitions);
-  }
-
-  deleteStreams(stream: string, partitions: number): Promise<void> {
-    for (const key of this.encoded.keys()) if (key.startsWith(`${stream}\0`)) this.encoded.delete(key);
-    for (let p = 0; p < partitions; p++) {
-      const id = this.sinkOf.get(`${stream}\0${p}`);
-      if (id === undefined || this.sinks.get(id)!.pending.length > 0) continue;
-      this.sinks.delete(id);
-      this.sinkOf.delete(`${stream}\0${p}`);
-    }
-    return this.delegate.deleteStreams(stream, partitions);
-  }
-
-  produceBatch(stream: string, partition: number, count: number, recordBytes: number, sentAtMs?: number): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (count === 0) return Promise.resolve(); // no reply would ever settle it
-    const sink = this.sinkFor(stream, partition);
-    let pubs: Buffer;
-    if (sentAtMs !== undefined) {
-      // The send time travels in the values, so this batch cannot be a re-sent one.
-      pubs = encodePubs(sink, count, stampedValue(recordBytes, sentAtMs));
-    } else {
-      const cacheKey = `${stream}\0${partition}\0${count}\0${recordBytes}`;
-      pubs = this.encoded.get(cacheKey)!;
-      // Never written to after encoding, so every batch in flight can share it.
-      if (!pubs) this.encoded.set(cacheKey, (pubs = encodePubs(sink, count, plainValue(recordBytes))));
-    }
-    return new Promise<void>((resolve, reject) => {
-      sink.pending.push({ remaining: count, error: null, sentAt: performance.now(), resolve, reject });
-      this.socket.write(pubs);
     });
   }
 
-  consume(stream: string, partitions: number, onRecords: OnRecords): Promise<Consumption> {
-    return this.delegate.consume(stream, partitions, onRecords);
+  override deleteStreams(stream: string, partitions: number): Promise<void> {
+    // A partition's ack sink goes with its stream, unless batches still wait on it.
+    for (let p = 0; p < partitions; p++) {
+      const id = this.sinkOf.get(`${stream}\0${p}`);
+      if (id === undefined || this.sinks.get(id)!.pending.size > 0) continue;
+      this.sinks.delete(id);
+      this.sinkOf.delete(`${stream}\0${p}`);
+    }
+    return super.deleteStreams(stream, partitions);
   }
 
-  async close(): Promise<void> {
+  produceBatch(stream: string, partition: number, count: number, recordBytes: number, sentAtMs?: number): Promise<void> {
+    const sink = this.sinkFor(stream, partition);
+    const pubs = this.batches.bytesFor(stream, partition, count, recordBytes, sentAtMs);
+    return this.connection.send(pubs, sink.pending, sink.subject, count);
+  }
+
+  override close(): Promise<void> {
     clearInterval(this.watchdog);
-    try {
-      if (!this.socket.destroyed) {
-        const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
-        this.socket.end();
-        const timer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
-        await closed;
-        clearTimeout(timer);
-      }
-    } finally {
-      await this.delegate.close();
-    }
+    return super.close();
   }
 
   private sinkFor(stream: string, partition: number): AckSink {
@@ -291,36 +235,23 @@ export class NatsPrebuiltDriver implements StreamDriver {
     if (id === undefined) {
       id = this.nextSinkId++;
       this.sinkOf.set(key, id);
-      this.sinks.set(id, { subject: subjectOf(stream, partition), reply: `${this.inbox}.${id}`, pending: [] });
+      this.sinks.set(id, { subject: subjectOf(stream, partition), reply: `${this.inbox}.${id}`, pending: new PendingBatches('publish') });
     }
     return this.sinks.get(id)!;
   }
 
   private onAck(sinkId: number, error: string | null): void {
-    const sink = this.sinks.get(sinkId);
-    const batch = sink?.pending[0];
-    if (!sink || !batch) return this.fail(new Error(`nats-server sent an ack to ${this.inbox}.${sinkId} that no publish was waiting for`));
-    if (error !== null) batch.error ??= error;
-    if (--batch.remaining > 0) return;
-    sink.pending.shift();
-    if (batch.error === null) batch.resolve();
-    else batch.reject(new Error(`publish to ${sink.subject}: ${batch.error}`));
-  }
-
-  private checkAckTimeouts(): void {
-    const now = performance.now();
-    for (const sink of this.sinks.values()) {
-      const oldest = sink.pending[0];
-      if (oldest && now - oldest.sentAt > ACK_TIMEOUT_MS) {
-        return this.fail(new Error(`publish to ${sink.subject}: ${oldest.remaining} acks missing after ${ACK_TIMEOUT_MS / 1000} s (does the stream exist?)`));
-      }
+    if (!this.sinks.get(sinkId)?.pending.reply(error)) {
+      this.connection.fail(new Error(`nats-server sent an ack to ${this.inbox}.${sinkId} that no publish was waiting for`));
     }
   }
 
-  private fail(err: Error): void {
-    this.failure ??= err;
-    clearInterval(this.watchdog);
-    for (const sink of this.sinks.values()) for (const batch of sink.pending.splice(0)) batch.reject(this.failure);
-    this.socket.destroy();
+  private checkAckTimeouts(): void {
+    for (const sink of this.sinks.values()) {
+      const overdue = sink.pending.overdue(ACK_TIMEOUT_MS);
+      if (overdue) {
+        return this.connection.fail(new Error(`publish to ${sink.subject}: ${overdue.remaining} acks missing after ${ACK_TIMEOUT_MS / 1000} s (does the stream exist?)`));
+      }
+    }
   }
 }

@@ -3,11 +3,10 @@
 // re-sent as is, pipelined on one connection; replies are only counted, by a streaming reader that allocates
 // nothing per reply. Creating, deleting and reading streams go through node-redis (RedisStreamsDriver).
 import { connect, type Socket } from 'node:net';
-import { FIELD, keyOf, REDIS_DURABILITY, RedisStreamsDriver } from './redis-streams.ts';
-import { plainValue, stampedValue, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
+import { FIELD, keyOf, RedisStreamsDriver } from './redis-streams.ts';
+import { onDelegate, PendingBatches, PrebuiltBatches, PrebuiltPeerDriver, ProducerConnection } from './prebuilt-producer.ts';
 
 const CONNECT_TIMEOUT_MS = 10_000;
-const CLOSE_TIMEOUT_MS = 5000;
 const CR = 0x0d;
 const LF = 0x0a;
 const CRLF = Buffer.from('\r\n');
@@ -107,15 +106,6 @@ export class RespReplyCounter {
   }
 }
 
-interface PendingBatch {
-  key: string;
-  remaining: number;
-  /** The first error among the batch's replies: the batch is rejected with it once all replies are in. */
-  error: string | null;
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, noDelay: true });
@@ -132,103 +122,30 @@ function openSocket(port: number): Promise<Socket> {
   });
 }
 
-export class RedisPrebuiltDriver implements StreamDriver {
+export class RedisPrebuiltDriver extends PrebuiltPeerDriver {
   readonly name = 'Redis Streams (pre-built commands)';
   readonly client = 'raw RESP (pre-built)';
-  readonly durability = REDIS_DURABILITY;
-  /** node-redis, for everything but producing. */
-  private readonly delegate: RedisStreamsDriver;
-  private readonly socket: Socket;
-  private readonly encoded = new Map<string, Buffer>();
-  /** Redis answers the commands of one connection in order, so the oldest batch owns the next reply. */
-  private readonly pending: PendingBatch[] = [];
-  private failure: Error | null = null;
+  protected readonly connection: ProducerConnection;
+  protected readonly batches = new PrebuiltBatches((stream, partition, count, value) => encodeXadds(keyOf(stream, partition), count, value));
+  /** Redis answers the commands of one connection in order. */
+  private readonly pending = new PendingBatches('XADD');
 
   private constructor(delegate: RedisStreamsDriver, socket: Socket) {
-    this.delegate = delegate;
-    this.socket = socket;
+    super(delegate);
     const counter = new RespReplyCounter((error) => this.onReply(error));
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        counter.feed(chunk);
-      } catch (err) {
-        this.fail(err as Error);
-      }
-    });
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('redis-server closed the producer connection')));
+    this.connection = new ProducerConnection(socket, 'redis-server', (chunk) => counter.feed(chunk), (err) => this.pending.rejectAll(err));
   }
 
-  static async connect(port: number): Promise<RedisPrebuiltDriver> {
-    const delegate = await RedisStreamsDriver.connect(port);
-    try {
-      return new RedisPrebuiltDriver(delegate, await openSocket(port));
-    } catch (err) {
-      await delegate.close();
-      throw err;
-    }
-  }
-
-  createStreams(stream: string, partitions: number): Promise<void> {
-    return this.delegate.createStreams(stream, partitions);
-  }
-
-  deleteStreams(stream: string, partitions: number): Promise<void> {
-    for (const key of this.encoded.keys()) if (key.startsWith(`${stream}\0`)) this.encoded.delete(key);
-    return this.delegate.deleteStreams(stream, partitions);
+  static connect(port: number): Promise<RedisPrebuiltDriver> {
+    return onDelegate(RedisStreamsDriver.connect(port), async (delegate) => new RedisPrebuiltDriver(delegate, await openSocket(port)));
   }
 
   produceBatch(stream: string, partition: number, count: number, recordBytes: number, sentAtMs?: number): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (count === 0) return Promise.resolve(); // no reply would ever settle it
-    const key = keyOf(stream, partition);
-    let commands: Buffer;
-    if (sentAtMs !== undefined) {
-      // The send time travels in the values, so this batch cannot be a re-sent one.
-      commands = encodeXadds(key, count, stampedValue(recordBytes, sentAtMs));
-    } else {
-      const cacheKey = `${stream}\0${partition}\0${count}\0${recordBytes}`;
-      commands = this.encoded.get(cacheKey)!;
-      // Never written to after encoding, so every batch in flight can share it.
-      if (!commands) this.encoded.set(cacheKey, (commands = encodeXadds(key, count, plainValue(recordBytes))));
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ key, remaining: count, error: null, resolve, reject });
-      this.socket.write(commands);
-    });
-  }
-
-  consume(stream: string, partitions: number, onRecords: OnRecords): Promise<Consumption> {
-    return this.delegate.consume(stream, partitions, onRecords);
-  }
-
-  async close(): Promise<void> {
-    try {
-      if (!this.socket.destroyed) {
-        const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
-        this.socket.end();
-        const timer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
-        await closed;
-        clearTimeout(timer);
-      }
-    } finally {
-      await this.delegate.close();
-    }
+    const commands = this.batches.bytesFor(stream, partition, count, recordBytes, sentAtMs);
+    return this.connection.send(commands, this.pending, keyOf(stream, partition), count);
   }
 
   private onReply(error: string | null): void {
-    const batch = this.pending[0];
-    if (!batch) return this.fail(new Error('redis-server sent a reply no command was waiting for'));
-    if (error !== null) batch.error ??= error;
-    if (--batch.remaining > 0) return;
-    this.pending.shift();
-    if (batch.error === null) batch.resolve();
-    else batch.reject(new Error(`XADD to ${batch.key}: ${batch.error}`));
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const batch of this.pending.splice(0)) batch.reject(this.failure);
-    this.socket.destroy();
+    if (!this.pending.reply(error)) this.connection.fail(new Error('redis-server sent a reply no command was waiting for'));
   }
 }

@@ -2,7 +2,7 @@
 // pipeline (multi().execAsPipeline(), no transaction), read back with XREADGROUP over all
 // keys by one consumer of one group, which XACKs each read.
 import { createClient, RESP_TYPES, type RedisClientType } from 'redis';
-import { packageVersion, SentAtGrouper, sentAtOf, valueFor, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
+import { consumptionOf, packageVersion, SentAtGrouper, sentAtOf, valueFor, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
 
 const GROUP = 'compare';
 const CONSUMER = 'compare-1';
@@ -67,13 +67,12 @@ export class RedisStreamsDriver implements StreamDriver {
     const streams = Array.from({ length: partitions }, (_, p) => ({ key: keyOf(stream, p), id: '>' }));
     const partitionOfKey = new Map(streams.map((s, p) => [s.key, p]));
     const grouper = new SentAtGrouper(onRecords);
-    let stopped = false;
     let ackFailure: Error | null = null;
-    const readLoop = async () => {
-      while (!stopped) {
+    const readLoop = async (stopped: () => boolean) => {
+      while (!stopped()) {
         if (ackFailure) throw ackFailure;
         const reply = await reader.xReadGroup(GROUP, CONSUMER, streams, { COUNT: READ_COUNT, BLOCK: READ_BLOCK_MS });
-        if (stopped) return;
+        if (stopped()) return;
         if (!reply) continue;
         for (const { name, messages } of reply as { name: Buffer; messages: { id: Buffer; message: Record<string, Buffer> }[] }[]) {
           if (messages.length === 0) continue;
@@ -89,17 +88,7 @@ export class RedisStreamsDriver implements StreamDriver {
         }
       }
     };
-    const failed = readLoop().then(
-      () => new Promise<Error>(() => {}),
-      (err: Error) => (stopped ? new Promise<Error>(() => {}) : err),
-    );
-    return {
-      failed,
-      async stop() {
-        stopped = true;
-        connection.destroy();
-      },
-    };
+    return consumptionOf(readLoop, () => connection.destroy());
   }
 
   async close(): Promise<void> {

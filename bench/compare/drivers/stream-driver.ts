@@ -42,6 +42,27 @@ export interface StreamDriver {
   close(): Promise<void>;
 }
 
+/**
+ * The Consumption of a consumer that reads until stopped: `read` runs at once and should return when
+ * `stopped()` turns true; its error ends the consumption unless stop() caused it (closing a connection under
+ * a pending read). stop() sets the flag, then `release` closes the consumer's connections.
+ */
+export function consumptionOf(read: (stopped: () => boolean) => Promise<void>, release: () => void | Promise<void>): Consumption {
+  let stopped = false;
+  const never = new Promise<Error>(() => {});
+  const failed = read(() => stopped).then(
+    () => never,
+    (err: Error) => (stopped ? never : err),
+  );
+  return {
+    failed,
+    async stop() {
+      stopped = true;
+      await release();
+    },
+  };
+}
+
 // A record's value: 8 bytes of send time (float64 LE, 0 = none) then filler. Throughput runs reuse one zeroed
 // value per size; latency runs build one value per batch, shared by the batch's records.
 const SENT_AT_BYTES = 8;

@@ -2,7 +2,7 @@
 // the way the pipelines runtime reads (bench/broker/platformatic-client.ts, pipelines/runtime/partition-fetcher.ts).
 import { Admin, Consumer, Producer, ProduceAcks, type MessageToProduce } from '@platformatic/kafka';
 import { TRIBUTARY_DURABILITY } from './tributary-prebuilt.ts';
-import { packageVersion, sentAtOf, valueFor, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
+import { consumptionOf, packageVersion, sentAtOf, valueFor, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
 
 const FETCH_MAX_WAIT_MS = 500;
 // The client decodes a response through a chunk list searched from its start on every read, so its cost grows
@@ -53,15 +53,14 @@ export class TributaryPlatformaticDriver implements StreamDriver {
     const info = (await consumer.metadata({ topics: [stream] })).topics.get(stream);
     if (!info) throw new Error(`topic ${stream} is unknown to the broker`);
     const offsets = new Array<bigint>(partitions).fill(0n);
-    let stopped = false;
-    const readLoop = async () => {
-      while (!stopped) {
+    const readLoop = async (stopped: () => boolean) => {
+      while (!stopped()) {
         const res = await consumer.fetch({
           node: info.partitions[0].leader,
           maxWaitTime: FETCH_MAX_WAIT_MS,
           topics: [{ topicId: info.id, partitions: offsets.map((fetchOffset, partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, partitionMaxBytes: PARTITION_MAX_BYTES })) }],
         });
-        if (stopped) return;
+        if (stopped()) return;
         for (const p of res.responses[0]?.partitions ?? []) {
           if (p.errorCode !== 0) throw new Error(`fetch ${stream}/${p.partitionIndex} at ${offsets[p.partitionIndex]}: error ${p.errorCode}`);
           for (const batch of p.records ?? []) {
@@ -72,17 +71,7 @@ export class TributaryPlatformaticDriver implements StreamDriver {
         }
       }
     };
-    const failed = readLoop().then(
-      () => new Promise<Error>(() => {}),
-      (err: Error) => (stopped ? new Promise<Error>(() => {}) : err),
-    );
-    return {
-      failed,
-      async stop() {
-        stopped = true;
-        await consumer.close(true).catch(() => {});
-      },
-    };
+    return consumptionOf(readLoop, () => consumer.close(true).catch(() => {}));
   }
 
   async close(): Promise<void> {

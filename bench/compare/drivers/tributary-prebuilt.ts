@@ -8,7 +8,7 @@ import { BASE_OFFSET, BATCH_LENGTH, COMPRESSION_MASK, ATTRIBUTES, HEADER_SIZE, L
 import { buildRecordBatch } from '../../../broker/protocol/record-batch/records.ts';
 import { readVarint } from '../../../broker/protocol/record-batch/varint.ts';
 import { RawKafkaClient } from '../../lib/raw-kafka-client.ts';
-import { plainValue, sentAtOf, stampedValue, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
+import { consumptionOf, plainValue, sentAtOf, stampedValue, type Consumption, type OnRecords, type StreamDriver } from './stream-driver.ts';
 
 const PRODUCE = 0;
 const FETCH = 1;
@@ -133,10 +133,9 @@ export class TributaryPrebuiltDriver implements StreamDriver {
     const client = await RawKafkaClient.connect(this.port);
     const offsets = new Array<number>(partitions).fill(0);
     const partitionMaxBytes = Math.max(1 << 20, Math.floor(FETCH_MAX_BYTES / partitions));
-    let stopped = false;
     let correlationId = 0;
-    const readLoop = async () => {
-      while (!stopped) {
+    const readLoop = async (stopped: () => boolean) => {
+      while (!stopped()) {
         const id = ++correlationId;
         const frame = RawKafkaClient.encodeRequest(FETCH, FETCH_VERSION, {
           replicaId: -1, maxWaitMs: FETCH_MAX_WAIT_MS, minBytes: 1, maxBytes: FETCH_MAX_BYTES, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
@@ -144,7 +143,7 @@ export class TributaryPrebuiltDriver implements StreamDriver {
           forgottenTopicsData: [], rackId: '',
         }, id);
         const res = await client.sendFrame(frame, id);
-        if (stopped) return;
+        if (stopped()) return;
         if (res.length === 0) throw new Error('the broker closed the consumer connection');
         const decoded = KafkaWireClient.decodeResponse<FetchResponse>(FETCH, FETCH_VERSION, res);
         for (const p of decoded.responses[0]?.partitions ?? []) {
@@ -163,17 +162,7 @@ export class TributaryPrebuiltDriver implements StreamDriver {
         }
       }
     };
-    const failed = readLoop().then(
-      () => new Promise<Error>(() => {}),
-      (err: Error) => (stopped ? new Promise<Error>(() => {}) : err),
-    );
-    return {
-      failed,
-      async stop() {
-        stopped = true;
-        client.close();
-      },
-    };
+    return consumptionOf(readLoop, () => client.close());
   }
 
   async close(): Promise<void> {
