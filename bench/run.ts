@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
-import { renderMarkdown, type Section, type SectionOptions, type SectionResult } from './lib/results.ts';
+import { MIN_RUNS, renderMarkdown, type Section, type SectionOptions, type SectionResult } from './lib/results.ts';
 import { renderProfileSummary, summarizeCpuProfile, type ProfileSummary } from './lib/cpu-profile-summary.ts';
 import { fmt, progress } from './lib/stats.ts';
 
@@ -42,7 +42,7 @@ try {
   usage((err as Error).message);
 }
 const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 5) usage(`--runs must be an integer of at least 5 (each figure is a median of runs), got ${values.runs}`);
+if (!Number.isInteger(runs) || runs < MIN_RUNS) usage(`--runs must be an integer of at least ${MIN_RUNS} (each figure is a median of runs), got ${values.runs}`);
 const selected = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SECTIONS);
 for (const name of selected) if (!(name in SECTIONS)) usage(`unknown section ${JSON.stringify(name)} in --only`);
 

@@ -164,8 +164,9 @@ async function measureSystem(system: System, driver: StreamDriver, plan: Plan, r
   return results;
 }
 
-function ratio(tributary: number, peer: number): Figure {
-  return figure([tributary / peer]);
+/** A ratio of two medians is derived, not measured: it is printed, and kept in the JSON, as text. */
+function ratio(tributary: number, peer: number): string {
+  return fmt(tributary / peer, 2);
 }
 
 export const brokers: Section = async (opts) => {

@@ -11,7 +11,7 @@ import { reapOnExit, removeOnExit, releaseDir } from '../../test/helpers/server-
 import { RawKafkaClient } from '../lib/raw-kafka-client.ts';
 import { rssMiB } from '../lib/process-usage.ts';
 import { fmt, percentile, progress } from '../lib/stats.ts';
-import { figure, repeatRuns, type Cell, type ResultTable, type Section, type SectionOptions } from '../lib/results.ts';
+import { figure, MIN_RUNS, repeatRuns, type Cell, type ResultTable, type Section, type SectionOptions } from '../lib/results.ts';
 import { produceSpread } from './multi-partition-load.ts';
 import { consumeRaw } from '../broker/load-generator.ts';
 
@@ -198,7 +198,7 @@ async function partitionsCurve(broker: GrowthBroker, plan: Plan, runs: number): 
       const run = await produceSpread(broker.port, topic, { ...SMALL, total: plan.partitionsTotal, partitions, connections: 1, inFlight: SPREAD_IN_FLIGHT });
       return { rate: run.records / run.seconds, rss: broker.rssMiB() };
     });
-    rows.push({ label: plural(partitions, 'partition'), cells: [f.rate, f.rss, figure([create]), figure([firstWrite])] });
+    rows.push({ label: plural(partitions, 'partition'), cells: [f.rate, f.rss, fmt(create, 1), fmt(firstWrite, 1)] });
   }
   return {
     id: 'growth.partitions',
@@ -208,7 +208,7 @@ async function partitionsCurve(broker: GrowthBroker, plan: Plan, runs: number): 
       'CreateTopics and first batch to each (one pass each, before the runs): creating the topic, then one batch to every partition, which opens its segment and index files; the runs measure the partitions once they are open.',
       `Each level is a new topic on the same broker, so the RSS (read right after each run) also holds the smaller levels' topics and the ${plural(plan.connections.length, 'level')} of the connections curve run before.`,
     ],
-    columns: [{ name: 'records/s' }, { name: 'broker RSS, MiB' }, { name: 'CreateTopics, s', digits: 1 }, { name: 'first batch to each, s', digits: 1 }],
+    columns: [{ name: 'records/s' }, { name: 'broker RSS, MiB' }, { name: 'CreateTopics, s (one pass)' }, { name: 'first batch to each, s (one pass)' }],
     rows,
   };
 }
@@ -272,19 +272,19 @@ async function retainedCurve(broker: GrowthBroker, plan: Plan, runs: number): Pr
       const tail = await consumeRaw(broker.port, topic, log.endOffset, FETCH_BYTES, log.endOffset - plan.atLevelRecords);
       return { produce: produced.records / produced.seconds, old: old.records / old.seconds, tail: tail.records / tail.seconds, rss: broker.rssMiB() };
     });
-    rows.push({ label, cells: [figure([fill]), f.produce, f.old, f.tail, f.rss, figure(startSamples)] });
+    rows.push({ label, cells: [fmt(fill), f.produce, f.old, f.tail, f.rss, startSamples.length >= MIN_RUNS ? figure(startSamples) : null] });
   }
   return {
     id: 'growth.retained',
     title: 'Broker cost growth: retained data',
     notes: [
       `One topic with one partition filled to each level (1 GB = 10^9 bytes of record batches) with records of ${LARGE.recordBytes} B in pre-built batches of ${fmt(LARGE.batchRecords)}, ${LARGE.inFlight} in flight, acks=1; segment.bytes is the default 1 GiB. Fill: the one pass that took the topic from the level before to this one.`,
-      `At each level the broker is first stopped with SIGTERM and started again on its data (start-up: spawn to ready line, Node's own start included; ${restarts === 1 ? 'one restart per level, to keep within the time budget' : `${restarts} restarts per level`}); then each run produces ${fmt(plan.atLevelRecords)} records, reads ${fmt(plan.atLevelRecords)} from an old offset (a different range each run from offset 0 on, dropped from the page cache first with dd iflag=nocache, so read from disk) and ${fmt(plan.atLevelRecords)} from the tail (in the page cache), with Fetch requests of up to ${FETCH_BYTES / MiB} MiB.`,
+      `At each level the broker is first stopped with SIGTERM and started again on its data (start-up: spawn to ready line, Node's own start included; ${restarts < MIN_RUNS ? 'one restart per level, to keep within the time budget, so the start-up column is left empty: the full run times 5' : `${restarts} restarts per level`}); then each run produces ${fmt(plan.atLevelRecords)} records, reads ${fmt(plan.atLevelRecords)} from an old offset (a different range each run from offset 0 on, dropped from the page cache first with dd iflag=nocache, so read from disk) and ${fmt(plan.atLevelRecords)} from the tail (in the page cache), with Fetch requests of up to ${FETCH_BYTES / MiB} MiB.`,
       'Broker RSS: read right after each run, on the broker restarted at that level.',
       ...notes,
     ],
     columns: [
-      { name: 'fill MB/s' },
+      { name: 'fill MB/s (one pass)' },
       { name: 'produce records/s' },
       { name: 'consume old records/s' },
       { name: 'consume tail records/s' },

@@ -1,5 +1,8 @@
 import { fmt, progress } from './stats.ts';
 
+/** Every measured figure is the median of at least this many runs. */
+export const MIN_RUNS = 5;
+
 /** One figure of the suite: the median of several runs, with the spread the runs showed. */
 export interface Figure {
   median: number;
