@@ -2,11 +2,11 @@
 // produces each line to a broker on 127.0.0.1. Everything it writes (state files, pid file, its own log)
 // stays in one work directory; only imfile and omkafka are loaded, so it opens no system socket (no
 // imuxsock, no imklog) and cannot collide with a system rsyslog.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findExecutable, reapOnExit } from '../../test/helpers/server-processes.ts';
+import { findExecutable, spawnBoundToParent } from '../../test/helpers/server-processes.ts';
 
 const MODULE_DIR = '/usr/lib/x86_64-linux-gnu/rsyslog';
 const STOP_GRACE_MS = 15_000;
@@ -114,12 +114,7 @@ export async function startRsyslog(opts: RsyslogOptions): Promise<RsyslogProcess
   const ownLog = join(opts.workDir, 'rsyslogd.log');
   writeFileSync(confPath, rsyslogConfig(opts, stateDir, ownLog));
 
-  // setpriv gives rsyslogd a parent-death signal, so it dies with the bench even when that is SIGKILLed.
-  const setpriv = findExecutable('setpriv');
-  const args = [rsyslogd(), '-n', '-f', confPath, '-i', join(opts.workDir, 'rsyslogd.pid')];
-  const argv = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...args] : args;
-  const child = spawn(argv[0], argv.slice(1), { cwd: opts.workDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  reapOnExit(child);
+  const child = spawnBoundToParent([rsyslogd(), '-n', '-f', confPath, '-i', join(opts.workDir, 'rsyslogd.pid')], opts.workDir);
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { findExecutable, reapOnExit } from './server-processes.ts';
+import { spawnBoundToParent } from './server-processes.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -13,13 +13,8 @@ export interface CliProcess {
 
 /** Runs `tributary <args>` as a child process, the way users run it, and resolves once `ready` appears in its log. */
 export async function startCli(args: string[], ready: RegExp, timeoutMs = 60_000, nodeArgs: string[] = []): Promise<CliProcess> {
-  // Through setpriv --pdeathsig, the process dies with its parent even when that is SIGKILLed (a killed
-  // test or benchmark must not leave brokers running); setpriv execs, so the pid stays the process's own.
-  const argv = [process.execPath, ...nodeArgs, join(repoRoot, 'bin/tributary.js'), ...args];
-  const setpriv = findExecutable('setpriv');
-  const command = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
-  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  reapOnExit(child);
+  // A killed test or benchmark must not leave brokers running.
+  const child = spawnBoundToParent([process.execPath, ...nodeArgs, join(repoRoot, 'bin/tributary.js'), ...args]);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

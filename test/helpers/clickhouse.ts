@@ -1,11 +1,11 @@
 // A real clickhouse-server for tests: Debian's 18.16 package here, any current release elsewhere.
 // Each call starts its own server on free 127.0.0.1 ports with a throw-away data directory.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable, reapOnExit, releaseDir, removeOnExit } from './server-processes.ts';
+import { findExecutable, releaseDir, removeOnExit, spawnBoundToParent } from './server-processes.ts';
 import { CLICKHOUSE_USERS_XML, clickHouseConfigXml } from '../../stack/clickhouse-process.ts';
 import { freePorts } from '../../stack/ports.ts';
 
@@ -74,9 +74,6 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
   writeFileSync(join(dir, 'users.xml'), CLICKHOUSE_USERS_XML);
   const url = `http://127.0.0.1:${http}`;
 
-  // setpriv (util-linux) sets a parent-death signal before exec'ing the server, so the server dies
-  // with the test process even when that is SIGKILLed. Without setpriv, the 'exit' hook still applies.
-  const setpriv = findExecutable('setpriv');
   let output = '';
   let child: ChildProcess;
   let exited: Promise<void>;
@@ -93,11 +90,9 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
 
   const launch = async () => {
     const args = [...command, `--config-file=${join(dir, 'config.xml')}`];
-    const argv = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...args] : args;
     output = '';
-    const c = spawn(argv[0], argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawnBoundToParent(args, dir);
     child = c;
-    reapOnExit(c);
     c.stdout!.on('data', (d) => (output += d));
     c.stderr!.on('data', (d) => (output += d));
     exited = new Promise((resolve) => c.once('exit', () => resolve()));

@@ -1,11 +1,10 @@
 // A real Prometheus for tests (Debian's `prometheus` package: 2.42 here, any 2.x/3.x elsewhere). Each call starts
 // its own server on a free 127.0.0.1 port with the remote-write receiver on and a throw-away TSDB directory.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable, freePort, reapOnExit, releaseDir, removeOnExit } from './server-processes.ts';
+import { findExecutable, freePort, releaseDir, removeOnExit, spawnBoundToParent } from './server-processes.ts';
 
 export interface PrometheusOptions {
   /** `scrape_configs` entries, as objects (the config file is written as JSON, which YAML reads). */
@@ -96,13 +95,8 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
     '--log.level=warn',
     ...(opts.extraArgs ?? []),
   ];
-  // setpriv (util-linux) sets a parent-death signal before exec'ing the server, so the server dies with the
-  // test process even when that is SIGKILLed.
-  const setpriv = findExecutable('setpriv');
-  const argv = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', binary, ...args] : [binary, ...args];
   let output = '';
-  const child = spawn(argv[0], argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  reapOnExit(child);
+  const child = spawnBoundToParent([binary, ...args], dir);
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => {

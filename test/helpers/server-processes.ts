@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -53,4 +53,17 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Spawns `argv` with piped output, bound to this process's life: through `setpriv --pdeathsig KILL` (when
+ * present) it dies with us even when we are SIGKILLed, and reapOnExit covers a normal exit. setpriv execs,
+ * so the child's pid is the server's own.
+ */
+export function spawnBoundToParent(argv: string[], cwd?: string): ChildProcess {
+  const setpriv = findExecutable('setpriv');
+  const command = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
+  const child = spawn(command[0], command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  reapOnExit(child);
+  return child;
 }

@@ -1,9 +1,9 @@
 // One server process for the comparison (redis-server, nats-server): started under a parent-death signal so it
 // dies with us, its output kept for failure messages, polled until ready within a bound, stopped with a grace
 // period, and its directory removed once it has exited.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { findExecutable, reapOnExit, releaseDir, removeOnExit } from '../../../test/helpers/server-processes.ts';
+import { findExecutable, releaseDir, removeOnExit, spawnBoundToParent } from '../../../test/helpers/server-processes.ts';
 
 const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 25;
@@ -48,11 +48,7 @@ export function serverVersion(executable: string, pattern: RegExp): string {
 /** Starts the server and resolves once `ready` answered true; rejects (with its output) if it exits or times out first. */
 export async function spawnServer({ name, command, args, dir, ready, awaiting }: ServerProcessOptions): Promise<ServerProcess> {
   removeOnExit(dir);
-  // setpriv gives the server a parent-death signal, so it dies with us even when we are SIGKILLed.
-  const setpriv = findExecutable('setpriv');
-  const argv = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', command, ...args] : [command, ...args];
-  const child = spawn(argv[0], argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  reapOnExit(child);
+  const child = spawnBoundToParent([command, ...args], dir);
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

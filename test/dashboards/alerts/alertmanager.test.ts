@@ -2,7 +2,6 @@
 // alert is listed by Alertmanager's own API with our labels, times and fingerprint, Alertmanager routes it to
 // the test's webhook receiver, and after the condition ends it is resolved there and gone from the active list.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import type { Logger } from '../../../broker/server/logger.ts';
 import { startAlerting } from '../../../dashboards/alerts/alerting.ts';
 import { startClickHouse } from '../../helpers/clickhouse.ts';
 import { until } from '../../helpers/collect.ts';
-import { findExecutable, freePort, reapOnExit, releaseDir, removeOnExit } from '../../helpers/server-processes.ts';
+import { findExecutable, freePort, releaseDir, removeOnExit, spawnBoundToParent } from '../../helpers/server-processes.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
 const STOP_GRACE_MS = 10_000;
@@ -39,10 +38,7 @@ async function startAlertmanager(config: object): Promise<Alertmanager> {
     '--cluster.listen-address=',
     '--log.level=warn',
   ];
-  const setpriv = findExecutable('setpriv');
-  const argv = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', binary, ...args] : [binary, ...args];
-  const child = spawn(argv[0], argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  reapOnExit(child);
+  const child = spawnBoundToParent([binary, ...args], dir);
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
