@@ -91,13 +91,33 @@ function platformaticAdapter(bootstrap: string, topic: string): ProduceAdapter {
   };
 }
 
+function valuesByPartition(batch: Outgoing[]): Map<number, string[]> {
+  const byPartition = new Map<number, string[]>();
+  for (const m of batch) {
+    const values = byPartition.get(m.partition);
+    if (values) values.push(m.value);
+    else byPartition.set(m.partition, [m.value]);
+  }
+  return byPartition;
+}
+
 function kafkajsAdapter(bootstrap: string, topic: string): ProduceAdapter {
   const producer: KafkajsProducer = kafkajs(bootstrap, 'jepsen-kafkajs').producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   return {
     connect: () => producer.connect(),
+    // One send per partition, one after another. A kafkajs send that spans several leaders keeps one result
+    // per broker, not per partition: when one broker's request fails and another's succeeds (or is still in
+    // flight), its retry regroups the partitions by their current leaders and sends an already-stored batch
+    // again to a new leader with the next sequence number, which no broker can tell from new data. Seen here
+    // as one value stored at sequence 531 and again at 532 (fault seed 462506953). Sending each partition
+    // on its own keeps every kafkajs request to one leader, where a failed request rolls its sequence back.
     async send(batch) {
-      const res = await producer.send({ topic, acks: -1, timeout: 5000, messages: batch.map((m) => ({ value: m.value, partition: m.partition })) });
-      return new Map(res.map((r) => [r.partition, Number(r.baseOffset ?? r.offset)]));
+      const offsets = new Map<number, number>();
+      for (const [partition, values] of valuesByPartition(batch)) {
+        const res = await producer.send({ topic, acks: -1, timeout: 5000, messages: values.map((value) => ({ value, partition })) });
+        for (const r of res) offsets.set(r.partition, Number(r.baseOffset ?? r.offset));
+      }
+      return offsets;
     },
     close: () => producer.disconnect(),
   };
