@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PartitionLeadership } from '../replication/partition-leadership.ts';
 import type { LogManager, TopicInfo } from '../storage/log-manager.ts';
 
@@ -7,6 +7,7 @@ export interface BrokerMetrics {
   registry: Registry;
   requests: Counter<'api'>;
   requestErrors: Counter<'api' | 'reason'>;
+  requestSeconds: Histogram<'api'>;
   bytesIn: Counter<'topic'>;
   bytesOut: Counter<'topic'>;
   recordsIn: Counter<'topic'>;
@@ -24,6 +25,16 @@ export function createBrokerMetrics(nodeId: number): BrokerMetrics {
       name: 'tributary_broker_request_errors_total',
       help: 'Requests refused (unsupported version, malformed), by API and reason',
       labelNames: ['api', 'reason'],
+      registers: [registry],
+    }),
+    // Kafka's TotalTimeMs: from the request's arrival to its response being written, so it holds the wait
+    // behind earlier requests on the connection, a fetch's wait for data and acks=all's wait for replication.
+    // Broker-side time next to a client's own latency tells the broker's share from the network's and the client's.
+    requestSeconds: new Histogram({
+      name: 'tributary_broker_request_duration_seconds',
+      help: 'Time from a request arriving to its response being written, by API',
+      labelNames: ['api'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     bytesIn: new Counter({ name: 'tributary_broker_bytes_in_total', help: 'Record bytes appended, by topic', labelNames: ['topic'], registers: [registry] }),

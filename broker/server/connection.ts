@@ -24,6 +24,8 @@ export class Connection {
   private readonly log: Logger;
   private readonly frames: FrameReader;
   private readonly pending: Buffer[] = [];
+  /** When each pending request arrived (performance.now()), for the request-time histogram. */
+  private readonly arrivals: number[] = [];
   private busy = false;
   private closed = false;
   /** Answers handled but not yet written, oldest first, and whether all of them are produce answers. */
@@ -44,6 +46,7 @@ export class Connection {
     socket.on('close', () => {
       this.closed = true;
       this.pending.length = 0;
+      this.arrivals.length = 0;
     });
     socket.on('drain', () => {
       if (!this.closed) socket.resume();
@@ -51,8 +54,12 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    const arrivedAt = performance.now();
     try {
-      this.frames.push(chunk, (frame) => this.pending.push(frame));
+      this.frames.push(chunk, (frame) => {
+        this.pending.push(frame);
+        this.arrivals.push(arrivedAt);
+      });
     } catch (err) {
       this.log.warn(`closing connection from ${this.remote}: ${(err as Error).message}`);
       this.close();
@@ -69,6 +76,7 @@ export class Connection {
         const apiKey = this.pending[0].readInt16BE(0);
         if (this.outstanding > 0 && !(apiKey === PRODUCE && this.outstandingProduceOnly)) break;
         const frame = this.pending.shift() as Buffer;
+        const arrivedAt = this.arrivals.shift() as number;
         let result;
         try {
           result = this.router.handle(frame, this.remote);
@@ -77,10 +85,11 @@ export class Connection {
           return;
         }
         if (result instanceof Promise || this.outstanding > 0) {
-          this.queueAnswer(result, apiKey);
+          this.queueAnswer(result, apiKey, arrivedAt);
           continue;
         }
         this.write(result);
+        this.router.answered(apiKey, arrivedAt);
       }
     } finally {
       this.busy = false;
@@ -89,7 +98,7 @@ export class Connection {
   }
 
   /** Writes an answer after every earlier one, then lets the requests held back behind them run. */
-  private queueAnswer(result: Buffer[] | null | Promise<Buffer[] | null>, apiKey: number): void {
+  private queueAnswer(result: Buffer[] | null | Promise<Buffer[] | null>, apiKey: number, arrivedAt: number): void {
     this.outstanding++;
     if (apiKey !== PRODUCE) this.outstandingProduceOnly = false;
     this.writeChain = this.writeChain
@@ -100,6 +109,7 @@ export class Connection {
           this.socket.cork();
           this.write(chunks);
           this.socket.uncork();
+          this.router.answered(apiKey, arrivedAt);
         },
         (err) => this.fail(err),
       )
@@ -127,6 +137,7 @@ export class Connection {
     this.closed = true;
     this.busy = false;
     this.pending.length = 0;
+    this.arrivals.length = 0;
     this.socket.destroy();
   }
 }

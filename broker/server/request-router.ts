@@ -23,6 +23,8 @@ export class UnsupportedRequestError extends Error {}
 export class RequestRouter {
   private readonly handlers: (ApiHandler | undefined)[] = [];
   private readonly broker: BrokerContext;
+  /** The request-time histogram's series per API key, looked up once rather than by label on every request. */
+  private readonly requestTimers: ({ observe(seconds: number): void } | undefined)[] = [];
 
   constructor(broker: BrokerContext, handlers: ApiHandler[]) {
     this.broker = broker;
@@ -52,6 +54,16 @@ export class RequestRouter {
       return response.then((r) => (r === undefined ? null : this.encode(api, apiKey, apiVersion, correlationId, r)));
     }
     return response === undefined ? null : this.encode(api, apiKey, apiVersion, correlationId, response);
+  }
+
+  /** Records a request's time from its arrival (performance.now()) to its response being written. */
+  answered(apiKey: number, arrivedAt: number): void {
+    let timer = this.requestTimers[apiKey];
+    if (!timer) {
+      timer = this.broker.metrics.requestSeconds.labels({ api: apiTable[apiKey]?.name ?? String(apiKey) });
+      this.requestTimers[apiKey] = timer;
+    }
+    timer.observe((performance.now() - arrivedAt) / 1000);
   }
 
   private encode(api: (typeof apiTable)[number], apiKey: number, apiVersion: number, correlationId: number, body: unknown): Buffer[] {
