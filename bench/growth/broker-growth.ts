@@ -7,7 +7,7 @@ import { readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { startBroker, removeDir, tempDir, type BrokerProcess } from '../../test/helpers/broker-process.ts';
-import { reapOnExit, removeOnExit, releaseDir } from '../../test/helpers/server-processes.ts';
+import { removeOnExit, releaseDir } from '../../test/helpers/server-processes.ts';
 import { RawKafkaClient } from '../lib/raw-kafka-client.ts';
 import { rssMiB } from '../lib/process-usage.ts';
 import { fmt, percentile, progress } from '../lib/stats.ts';
@@ -83,7 +83,6 @@ class GrowthBroker {
   async start(): Promise<number> {
     const started = performance.now();
     this.process = await startBroker({ dataDir: this.dataDir, nodeArgs: this.nodeArgs });
-    reapOnExit(this.process.child);
     return (performance.now() - started) / 1000;
   }
 

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { repoRoot } from './cli-process.ts';
+import { MIN_RUNS } from '../../bench/lib/results.ts';
 
 export interface BenchRun {
   code: number | null;
@@ -47,7 +48,7 @@ export function checkBenchRun(t: Test, run: BenchRun, outDir: string, quick: boo
   for (const peer of ['redis-server', 'nats-server', 'rsyslogd', 'clickhouse-server']) {
     t.match(results.peers[peer], /^\d+\.\d+/, `${peer} version recorded`);
   }
-  // Every measured figure is the median of at least 5 runs, with its min and max.
+  // Every measured figure is the median of at least MIN_RUNS (5) runs, with its min and max.
   let figures = 0;
   for (const [name, section] of Object.entries<any>(results.sections)) {
     t.notOk(section.error, `section ${name} ran`);
@@ -56,10 +57,10 @@ export function checkBenchRun(t: Test, run: BenchRun, outDir: string, quick: boo
         for (const cell of row.cells) {
           if (cell === null || typeof cell !== 'object') continue;
           figures++;
-          if (cell.runs.length < 5 || !(cell.min <= cell.median && cell.median <= cell.max)) t.fail(`${table.id} ${row.label}: ${JSON.stringify(cell)}`);
+          if (cell.runs.length < MIN_RUNS || !(cell.min <= cell.median && cell.median <= cell.max)) t.fail(`${table.id} ${row.label}: ${JSON.stringify(cell)}`);
         }
       }
     }
   }
-  t.ok(figures > 20, `${figures} figures, each a median of at least 5 runs`);
+  t.ok(figures > 20, `${figures} figures, each a median of at least ${MIN_RUNS} runs`);
 }

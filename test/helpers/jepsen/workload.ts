@@ -91,16 +91,6 @@ function platformaticAdapter(bootstrap: string, topic: string): ProduceAdapter {
   };
 }
 
-function valuesByPartition(batch: Outgoing[]): Map<number, string[]> {
-  const byPartition = new Map<number, string[]>();
-  for (const m of batch) {
-    const values = byPartition.get(m.partition);
-    if (values) values.push(m.value);
-    else byPartition.set(m.partition, [m.value]);
-  }
-  return byPartition;
-}
-
 function kafkajsAdapter(bootstrap: string, topic: string): ProduceAdapter {
   const producer: KafkajsProducer = kafkajs(bootstrap, 'jepsen-kafkajs').producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   return {
@@ -113,8 +103,8 @@ function kafkajsAdapter(bootstrap: string, topic: string): ProduceAdapter {
     // on its own keeps every kafkajs request to one leader, where a failed request rolls its sequence back.
     async send(batch) {
       const offsets = new Map<number, number>();
-      for (const [partition, values] of valuesByPartition(batch)) {
-        const res = await producer.send({ topic, acks: -1, timeout: 5000, messages: values.map((value) => ({ value, partition })) });
+      for (const [partition, outgoing] of Map.groupBy(batch, (m) => m.partition)) {
+        const res = await producer.send({ topic, acks: -1, timeout: 5000, messages: outgoing.map((m) => ({ value: m.value, partition })) });
         for (const r of res) offsets.set(r.partition, Number(r.baseOffset ?? r.offset));
       }
       return offsets;
